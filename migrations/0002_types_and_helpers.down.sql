@@ -1,0 +1,9 @@
+DROP FUNCTION hsc_touch_updated_at();
+DROP TYPE audit_outcome;
+DROP TYPE audit_severity;
+DROP TYPE grant_scope;
+DROP TYPE grant_status;
+DROP TYPE access_level;
+DROP TYPE record_status;
+DROP TYPE record_type;
+DROP TYPE user_role;

@@ -1,0 +1,2 @@
+DROP TABLE record_versions;
+DROP TABLE medical_records;

@@ -1,0 +1,2 @@
+DROP TABLE access_grant_records;
+DROP TABLE access_grants;

@@ -1,0 +1,214 @@
+//! What each command does, and the one sentence it says when it cannot.
+
+use crate::cli::{Cli, Command, ConfigCommand, MigrateCommand};
+use crate::config::{self, AppEnv, Config, ConfigError, DatabaseTarget, Sources};
+use crate::crypto::{AuditKey, KeyFileError, Keyring};
+use crate::db::cluster::ClusterOptions;
+use crate::db::migrate::{self, MigrationError};
+use crate::db::{Database, DbError};
+use crate::logging;
+use crate::services::seed::{self, SeedError};
+
+/// The database `hsc demo` uses inside the private cluster, apart from the everyday one.
+pub const DEMO_DATABASE: &str = "hsc_demo";
+
+/// Any command's failure; its Display is the sentence the user sees.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Database(#[from] DbError),
+    #[error(transparent)]
+    Migration(#[from] MigrationError),
+    #[error(transparent)]
+    Keys(#[from] KeyFileError),
+    #[error(transparent)]
+    Seed(#[from] SeedError),
+    #[error("{0}")]
+    Runtime(String),
+}
+
+/// Runs the parsed command line.
+pub fn main(cli: Cli) -> Result<(), CommandError> {
+    let sources = Sources::from_process()?;
+    let config = Config::from_sources(&sources)?;
+    match &cli.command {
+        Some(Command::Config(ConfigCommand::Show)) => {
+            show_config(&sources, &config);
+            return Ok(());
+        }
+        Some(Command::Migrate(MigrateCommand::New { name })) => {
+            let [up, down] =
+                migrate::new_pair(std::path::Path::new("migrations"), name, chrono::Utc::now())?;
+            println!("created {}\ncreated {}", up.display(), down.display());
+            println!("write both, then rebuild hsc: migrations are embedded in the binary");
+            return Ok(());
+        }
+        _ => {}
+    }
+    let _log = match logging::init(&config) {
+        Ok(guard) => Some(guard),
+        Err(reason) => {
+            eprintln!("hsc: warning: running without a log file, because {reason}");
+            None
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CommandError::Runtime(format!("the async runtime could not start: {e}")))?;
+    runtime.block_on(dispatch(cli.command, config))
+}
+
+async fn dispatch(command: Option<Command>, config: Config) -> Result<(), CommandError> {
+    match command {
+        None => console(&config).await,
+        Some(Command::Demo) => demo(config).await,
+        Some(Command::Migrate(MigrateCommand::Run)) => {
+            let db = connect(&config).await?;
+            let applied = migrate::run(&db).await?;
+            if applied.is_empty() {
+                println!("nothing to apply: the schema is current");
+            }
+            for name in &applied {
+                println!("applied {name}");
+            }
+            db.close().await;
+            Ok(())
+        }
+        Some(Command::Migrate(MigrateCommand::Revert)) => {
+            let db = connect(&config).await?;
+            match migrate::revert(&db).await? {
+                Some(name) => println!("reverted {name}"),
+                None => println!("nothing to revert: no migration is applied"),
+            }
+            db.close().await;
+            Ok(())
+        }
+        Some(Command::Migrate(MigrateCommand::Show)) => {
+            let db = connect(&config).await?;
+            let status = migrate::status(&db).await?;
+            for m in &status.migrations {
+                let state = match (&m.applied_on, m.edited) {
+                    (Some(_), true) => "EDITED ",
+                    (Some(_), false) => "applied",
+                    (None, _) => "pending",
+                };
+                let when = m
+                    .applied_on
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                    .unwrap_or_default();
+                println!("{state}  {when:<23}  {}", m.name);
+            }
+            for v in &status.unknown {
+                println!("UNKNOWN  {:<23}  {v} (applied by another hsc release)", "");
+            }
+            println!(
+                "{} applied, {} pending",
+                status.migrations.len() - status.pending(),
+                status.pending()
+            );
+            db.close().await;
+            Ok(())
+        }
+        Some(Command::Seed) => {
+            if config.production_anywhere() {
+                return Err(SeedError::Production.into());
+            }
+            let keyring = Keyring::from_config(&config)?;
+            let db = connect_current(&config).await?;
+            let summary = seed::run(&config, &db, &keyring).await?;
+            println!(
+                "seeded {} users, {} records and {} access grants; every password is {}",
+                summary.users,
+                summary.records,
+                summary.grants,
+                seed::SEED_PASSWORD
+            );
+            db.close().await;
+            Ok(())
+        }
+        // Handled before the runtime starts.
+        Some(Command::Config(_)) | Some(Command::Migrate(MigrateCommand::New { .. })) => Ok(()),
+    }
+}
+
+async fn connect(config: &Config) -> Result<Database, CommandError> {
+    Ok(Database::connect(config).await?)
+}
+
+/// Connects and stops unless every migration is applied and none was edited.
+async fn connect_current(config: &Config) -> Result<Database, CommandError> {
+    let db = connect(config).await?;
+    migrate::require_current(&db).await?;
+    Ok(db)
+}
+
+/// `hsc` with no command: checks everything the console needs before opening it.
+async fn console(config: &Config) -> Result<(), CommandError> {
+    let _keyring = Keyring::from_config(config)?;
+    let _audit_key = AuditKey::from_config(config)?;
+    let db = connect_current(config).await?;
+    println!(
+        "hsc is ready on {}: the schema is current and the keys are loaded.\nThe console itself (login, records, grants, audit) is not built yet; it would open its login screen now.",
+        db.target()
+    );
+    db.close().await;
+    Ok(())
+}
+
+/// `hsc demo`: the private cluster, migrated and seeded, whatever the configuration names.
+async fn demo(mut config: Config) -> Result<(), CommandError> {
+    if config.production_anywhere() {
+        return Err(SeedError::Production.into());
+    }
+    config.app_env = AppEnv::Development;
+    config.database = DatabaseTarget::Local;
+    let keyring = Keyring::from_config(&config)?;
+    AuditKey::from_config(&config)?;
+    println!(
+        "starting hsc's private PostgreSQL (data in {}) ...",
+        config.data_dir.display()
+    );
+    let db = Database::connect_local(&config, DEMO_DATABASE, ClusterOptions::default()).await?;
+    let applied = migrate::run(&db).await?;
+    println!(
+        "applied {} migration(s); the schema is current",
+        applied.len()
+    );
+    let summary = seed::run(&config, &db, &keyring).await?;
+    println!(
+        "seeded {} users, {} records and {} access grants\n\nDemo logins (every password is {}):",
+        summary.users,
+        summary.records,
+        summary.grants,
+        seed::SEED_PASSWORD
+    );
+    for u in &seed::USERS {
+        println!(
+            "  {:<36} {:<18} {}",
+            u.email,
+            format!("{} {}", u.first_name, u.last_name),
+            u.role
+        );
+    }
+    println!(
+        "\nThe console itself is not built yet; it would now open its login screen on {}.",
+        db.target()
+    );
+    db.close().await;
+    Ok(())
+}
+
+fn show_config(sources: &Sources, config: &Config) {
+    let rows = config::show(sources, config);
+    let width = rows.iter().map(|(k, ..)| k.len()).max().unwrap_or(0);
+    for (name, value, origin) in rows {
+        if origin.is_empty() {
+            println!("{name:<width$}  {value}");
+        } else {
+            println!("{name:<width$}  {value}  ({origin})");
+        }
+    }
+}

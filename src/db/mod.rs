@@ -1,0 +1,292 @@
+//! The one door to PostgreSQL. The pool never leaves this module: every transaction is opened here,
+//! either as an acting user (under the non-owner application role, with the user set for row-level
+//! security) or, for the few maintenance commands, as the login role that owns the schema.
+
+pub mod cluster;
+pub mod migrate;
+
+use std::fmt;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::config::{Config, DatabaseTarget, describe_server};
+use cluster::{ClusterError, ClusterLease, ClusterOptions, LocalCluster};
+
+/// The role every console transaction switches to. Created by the first migration; it owns nothing,
+/// cannot log in and cannot bypass row-level security.
+pub const APP_ROLE: &str = "hsc_app";
+
+/// The database hsc uses inside its private cluster.
+pub const LOCAL_DATABASE: &str = "hsc";
+
+/// A database failure, worded without values from the query (they may be PHI or secrets).
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot connect to PostgreSQL at {target}: {reason}")]
+    Connect { target: String, reason: String },
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    #[error("the database refused the request: {0}")]
+    Query(String),
+}
+
+impl DbError {
+    /// Describes a sqlx error by its SQLSTATE and constraint, never by the values involved.
+    pub fn from_sqlx(e: sqlx::Error) -> DbError {
+        DbError::Query(describe_sqlx_error(&e))
+    }
+
+    /// The SQLSTATE, when the server sent one.
+    pub fn sqlstate(e: &sqlx::Error) -> Option<String> {
+        e.as_database_error()
+            .and_then(|d| d.code().map(|c| c.into_owned()))
+    }
+}
+
+impl From<sqlx::Error> for DbError {
+    fn from(e: sqlx::Error) -> Self {
+        DbError::from_sqlx(e)
+    }
+}
+
+/// A short, value-free account of a sqlx error, safe for logs and screens.
+pub fn describe_sqlx_error(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(d) => {
+            let code = d.code().map(|c| c.into_owned()).unwrap_or_default();
+            // Connection, authentication and catalog errors carry no row data; show their text.
+            let safe_text = ["08", "28", "3D", "42", "53", "57"]
+                .iter()
+                .any(|c| code.starts_with(c));
+            match (safe_text, d.constraint()) {
+                (true, _) => format!("{} (SQLSTATE {code})", d.message()),
+                (false, Some(constraint)) => format!("SQLSTATE {code} on constraint {constraint}"),
+                (false, None) => format!("SQLSTATE {code}"),
+            }
+        }
+        sqlx::Error::PoolTimedOut => "no database connection became free in time".into(),
+        sqlx::Error::PoolClosed => "the connection pool is closed".into(),
+        sqlx::Error::Io(io) => io.to_string(),
+        sqlx::Error::Tls(t) => format!("TLS failed: {t}"),
+        sqlx::Error::Protocol(p) => format!("protocol error: {p}"),
+        sqlx::Error::RowNotFound => "no row was found".into(),
+        sqlx::Error::ColumnDecode { index, .. } => format!("column {index} could not be decoded"),
+        other => format!("{}", error_kind(other)),
+    }
+}
+
+fn error_kind(e: &sqlx::Error) -> &'static str {
+    match e {
+        sqlx::Error::Configuration(_) => "invalid connection configuration",
+        sqlx::Error::Decode(_) => "a value could not be decoded",
+        sqlx::Error::WorkerCrashed => "the connection worker crashed",
+        _ => "an unexpected database error",
+    }
+}
+
+/// Who a transaction acts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    /// A logged-in user: row-level security sees this id.
+    User(Uuid),
+    /// No one yet (the login screen): the policies see no user.
+    Anonymous,
+}
+
+/// Why a transaction runs as the schema owner instead of as an acting user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Maintenance {
+    Seed,
+    KeyRotation,
+    UserAdministration,
+}
+
+/// A connected database: the pool plus, for the private cluster, the lease that keeps it running.
+pub struct Database {
+    pool: PgPool,
+    target: String,
+    _lease: Option<ClusterLease>,
+}
+
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Database")
+            .field("target", &self.target)
+            .finish()
+    }
+}
+
+/// A transaction acting for a user under the application role. Dropping it without `commit` rolls
+/// back, which also ends the role switch and the user setting.
+pub struct ActingTx {
+    tx: Transaction<'static, Postgres>,
+    actor: Actor,
+}
+
+impl ActingTx {
+    pub fn actor(&self) -> Actor {
+        self.actor
+    }
+
+    /// The connection to run this transaction's statements on.
+    pub fn conn(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+
+    pub async fn commit(self) -> Result<(), DbError> {
+        self.tx.commit().await.map_err(DbError::from_sqlx)
+    }
+}
+
+/// A maintenance transaction as the login role (seeding, key rotation, user bootstrap).
+pub struct MaintenanceTx {
+    tx: Transaction<'static, Postgres>,
+    purpose: Maintenance,
+}
+
+impl MaintenanceTx {
+    pub fn purpose(&self) -> Maintenance {
+        self.purpose
+    }
+
+    pub fn conn(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+
+    pub async fn commit(self) -> Result<(), DbError> {
+        self.tx.commit().await.map_err(DbError::from_sqlx)
+    }
+}
+
+impl Database {
+    /// Connects as the configuration says, starting the private cluster when no server is configured.
+    pub async fn connect(config: &Config) -> Result<Database, DbError> {
+        match &config.database {
+            DatabaseTarget::Server(options) => {
+                Database::connect_with((**options).clone(), config.pool_min, config.pool_max, None)
+                    .await
+            }
+            DatabaseTarget::Local => {
+                Database::connect_local(config, LOCAL_DATABASE, ClusterOptions::default()).await
+            }
+        }
+    }
+
+    /// Connects to `database` in the private cluster under the configured data dir, creating both as needed.
+    pub async fn connect_local(
+        config: &Config,
+        database: &str,
+        options: ClusterOptions,
+    ) -> Result<Database, DbError> {
+        let data_dir = config.data_dir.clone();
+        let bindir = config.pg_bindir.clone();
+        let lease = tokio::task::spawn_blocking(move || {
+            LocalCluster::locate(&data_dir, bindir.as_deref(), options)?.ensure_running()
+        })
+        .await
+        .map_err(|_| DbError::Query("starting the private PostgreSQL was interrupted".into()))??;
+        ensure_database(lease.cluster(), database).await?;
+        let options = lease.cluster().connect_options(database);
+        Database::connect_with(options, config.pool_min, config.pool_max, Some(lease)).await
+    }
+
+    /// Connects a pool with the given options.
+    pub async fn connect_with(
+        options: PgConnectOptions,
+        pool_min: u32,
+        pool_max: u32,
+        lease: Option<ClusterLease>,
+    ) -> Result<Database, DbError> {
+        let target = describe_server(&options);
+        let pool = PgPoolOptions::new()
+            .min_connections(pool_min)
+            .max_connections(pool_max)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(|e| DbError::Connect {
+                target: target.clone(),
+                reason: describe_sqlx_error(&e),
+            })?;
+        Ok(Database {
+            pool,
+            target,
+            _lease: lease,
+        })
+    }
+
+    /// `user@host:port/database` of this connection (no password).
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// Opens a transaction acting for `actor`: `SET LOCAL ROLE` to the application role and the
+    /// user id set for this transaction only, so nothing leaks to the pooled connection's next user.
+    pub async fn begin(&self, actor: Actor) -> Result<ActingTx, DbError> {
+        let mut tx = self.pool.begin().await.map_err(DbError::from_sqlx)?;
+        // A constant identifier: SET cannot take a bind parameter.
+        sqlx::query("SET LOCAL ROLE hsc_app")
+            .execute(&mut *tx)
+            .await?;
+        let user = match actor {
+            Actor::User(id) => id.to_string(),
+            Actor::Anonymous => String::new(),
+        };
+        sqlx::query("SELECT set_config('app.user_id', $1, true)")
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
+        Ok(ActingTx { tx, actor })
+    }
+
+    /// Opens a transaction as the login role, for maintenance that the application role may not do.
+    pub async fn begin_maintenance(&self, purpose: Maintenance) -> Result<MaintenanceTx, DbError> {
+        let tx = self.pool.begin().await.map_err(DbError::from_sqlx)?;
+        Ok(MaintenanceTx { tx, purpose })
+    }
+
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Closes every connection (the private cluster's lease is released when this is dropped).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Creates `database` in the private cluster if it is missing.
+async fn ensure_database(cluster: &LocalCluster, database: &str) -> Result<(), DbError> {
+    use sqlx::Connection;
+    let options = cluster.connect_options("postgres");
+    let target = describe_server(&options);
+    let mut conn = PgConnection::connect_with(&options)
+        .await
+        .map_err(|e| DbError::Connect {
+            target,
+            reason: describe_sqlx_error(&e),
+        })?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(database)
+            .fetch_one(&mut conn)
+            .await?;
+    if !exists {
+        // CREATE DATABASE takes no parameters; quote the name as an identifier.
+        let sql = format!("CREATE DATABASE \"{}\"", database.replace('"', "\"\""));
+        match sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+        {
+            Ok(_) => {}
+            // Another hsc created it a moment ago.
+            Err(e) if DbError::sqlstate(&e).as_deref() == Some("42P04") => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    conn.close().await.ok();
+    Ok(())
+}
