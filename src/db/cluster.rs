@@ -19,7 +19,8 @@ use sqlx::postgres::PgConnectOptions;
 
 /// The server's superuser inside the private cluster.
 pub const SUPERUSER: &str = "hsc";
-const PORT: u16 = 5432;
+/// The port number names the socket file; TCP is off unless `extra_conf` turns it on.
+const DEFAULT_PORT: u16 = 5432;
 
 /// Why the private cluster could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +56,8 @@ pub struct ClusterOptions {
     pub extra_conf: Vec<String>,
     /// Extra `pg_hba.conf` lines, placed before the defaults.
     pub extra_hba: Vec<String>,
+    /// The server's port (5432 unless set), for clusters that also listen on TCP.
+    pub port: Option<u16>,
 }
 
 /// A private cluster's location and the binaries that run it.
@@ -114,11 +117,23 @@ impl LocalCluster {
             server_user,
             options,
         };
-        let socket = cluster.socket_dir().join(format!(".s.PGSQL.{PORT}"));
+        let socket = cluster
+            .socket_dir()
+            .join(format!(".s.PGSQL.{}", cluster.port()));
         if socket.as_os_str().len() > 100 {
             return Err(ClusterError::SocketPathTooLong(socket));
         }
         Ok(cluster)
+    }
+
+    /// The port number of the server (and of its socket file's name).
+    pub fn port(&self) -> u16 {
+        self.options.port.unwrap_or(DEFAULT_PORT)
+    }
+
+    /// The directory holding the server binaries.
+    pub fn bindir(&self) -> &Path {
+        &self.bindir
     }
 
     /// The directory that holds everything of this cluster.
@@ -138,7 +153,7 @@ impl LocalCluster {
     pub fn connect_options(&self, database: &str) -> PgConnectOptions {
         PgConnectOptions::new_without_pgpass()
             .socket(self.socket_dir())
-            .port(PORT)
+            .port(self.port())
             .username(SUPERUSER)
             .database(database)
             .application_name("hsc")
@@ -265,7 +280,7 @@ impl LocalCluster {
         let mut conf = vec![
             "# Written by hsc at each start; edit ClusterOptions instead.".to_string(),
             "listen_addresses = ''".into(),
-            format!("port = {PORT}"),
+            format!("port = {}", self.port()),
             format!("unix_socket_directories = '{}'", quote(&self.socket_dir())),
             "unix_socket_permissions = 0700".into(),
             "max_connections = 200".into(),
@@ -301,8 +316,10 @@ impl LocalCluster {
 
     /// True when a server accepts connections on the private socket.
     fn answers(&self) -> bool {
-        std::os::unix::net::UnixStream::connect(self.socket_dir().join(format!(".s.PGSQL.{PORT}")))
-            .is_ok()
+        std::os::unix::net::UnixStream::connect(
+            self.socket_dir().join(format!(".s.PGSQL.{}", self.port())),
+        )
+        .is_ok()
     }
 
     fn start(&self) -> Result<(), ClusterError> {
@@ -352,8 +369,11 @@ impl LocalCluster {
             "removing the stale pid file of a private PostgreSQL that is no longer running"
         );
         let _ = fs::remove_file(&pid_file);
-        let _ = fs::remove_file(self.socket_dir().join(format!(".s.PGSQL.{PORT}.lock")));
-        let _ = fs::remove_file(self.socket_dir().join(format!(".s.PGSQL.{PORT}")));
+        let _ = fs::remove_file(
+            self.socket_dir()
+                .join(format!(".s.PGSQL.{}.lock", self.port())),
+        );
+        let _ = fs::remove_file(self.socket_dir().join(format!(".s.PGSQL.{}", self.port())));
     }
 
     /// Stops the server now (fast shutdown), whoever else is using it.
@@ -391,10 +411,10 @@ impl Drop for ClusterLease {
             return;
         };
         // Turning the shared lock into an exclusive one succeeds only for the last user.
-        if file.try_lock().is_ok() {
-            if let Err(e) = self.cluster.stop() {
-                tracing::warn!(error = %e, "could not stop the private PostgreSQL");
-            }
+        if file.try_lock().is_ok()
+            && let Err(e) = self.cluster.stop()
+        {
+            tracing::warn!(error = %e, "could not stop the private PostgreSQL");
         }
         drop(file);
     }

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use sqlx::migrate::{MigrateError, Migration, Migrator};
+use sqlx::pool::PoolConnection;
+use sqlx::{PgConnection, Postgres};
 
 use super::{Database, DbError};
 
@@ -106,14 +108,19 @@ fn name_of_version(version: i64) -> String {
 
 /// Reads which migrations are applied, when, and whether any was edited since.
 pub async fn status(db: &Database) -> Result<Status, MigrationError> {
+    let mut conn = db.pool().acquire().await.map_err(DbError::from)?;
+    status_on(&mut conn).await
+}
+
+async fn status_on(conn: &mut PgConnection) -> Result<Status, MigrationError> {
     let exists: bool =
         sqlx::query_scalar("SELECT to_regclass('public._sqlx_migrations') IS NOT NULL")
-            .fetch_one(db.pool())
+            .fetch_one(&mut *conn)
             .await
             .map_err(DbError::from)?;
     let applied: Vec<(i64, DateTime<Utc>, Vec<u8>, bool)> = if exists {
         sqlx::query_as("SELECT version, installed_on, checksum, success FROM _sqlx_migrations ORDER BY version")
-            .fetch_all(db.pool())
+            .fetch_all(&mut *conn)
             .await
             .map_err(DbError::from)?
     } else {
@@ -157,7 +164,39 @@ pub async fn require_current(db: &Database) -> Result<(), MigrationError> {
 
 /// Applies every pending migration, one transaction each; returns the names applied.
 pub async fn run(db: &Database) -> Result<Vec<String>, MigrationError> {
-    let before = status(db).await?;
+    let mut conn = lock(db).await?;
+    let result = run_locked(&mut conn).await;
+    unlock(&mut conn).await;
+    result
+}
+
+/// Serialises hsc processes migrating the same database, so each reports only what it applied.
+/// Advisory locks are per database, which is the scope wanted. Everything then runs on this one
+/// connection, so a pool of one connection suffices.
+async fn lock(db: &Database) -> Result<PoolConnection<Postgres>, MigrationError> {
+    let mut conn = db.pool().acquire().await.map_err(DbError::from)?;
+    sqlx::query("SELECT pg_advisory_lock(hashtext('hsc migrate'))")
+        .execute(&mut *conn)
+        .await
+        .map_err(DbError::from)?;
+    Ok(conn)
+}
+
+async fn unlock(conn: &mut PgConnection) {
+    if sqlx::query("SELECT pg_advisory_unlock(hashtext('hsc migrate'))")
+        .execute(&mut *conn)
+        .await
+        .is_err()
+    {
+        // The lock ends with the session at the latest; say so rather than hide it.
+        tracing::warn!(
+            "the migration lock could not be released; it ends when the connection closes"
+        );
+    }
+}
+
+async fn run_locked(conn: &mut PgConnection) -> Result<Vec<String>, MigrationError> {
+    let before = status_on(conn).await?;
     if let Some(m) = before.migrations.iter().find(|m| m.edited) {
         return Err(MigrationError::Edited {
             name: m.name.clone(),
@@ -169,7 +208,7 @@ pub async fn run(db: &Database) -> Result<Vec<String>, MigrationError> {
     let mut applied = Vec::new();
     for m in before.migrations.iter().filter(|m| m.applied_on.is_none()) {
         MIGRATOR
-            .run_to(m.version, db.pool())
+            .run_to(m.version, &mut *conn)
             .await
             .map_err(|e| explain(e, &m.name))?;
         tracing::info!(migration = %m.name, "migration applied");
@@ -180,7 +219,14 @@ pub async fn run(db: &Database) -> Result<Vec<String>, MigrationError> {
 
 /// Reverts the newest applied migration; returns its name, or None when nothing is applied.
 pub async fn revert(db: &Database) -> Result<Option<String>, MigrationError> {
-    let current = status(db).await?;
+    let mut conn = lock(db).await?;
+    let result = revert_locked(&mut conn).await;
+    unlock(&mut conn).await;
+    result
+}
+
+async fn revert_locked(conn: &mut PgConnection) -> Result<Option<String>, MigrationError> {
+    let current = status_on(conn).await?;
     if let Some(&version) = current.unknown.first() {
         return Err(MigrationError::Unknown { version });
     }
@@ -199,7 +245,7 @@ pub async fn revert(db: &Database) -> Result<Option<String>, MigrationError> {
     }
     let target = applied.iter().rev().nth(1).map(|m| m.version).unwrap_or(0);
     MIGRATOR
-        .undo(db.pool(), target)
+        .undo(&mut *conn, target)
         .await
         .map_err(|e| explain(e, &newest.name))?;
     tracing::info!(migration = %newest.name, "migration reverted");

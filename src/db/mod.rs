@@ -74,7 +74,7 @@ pub fn describe_sqlx_error(e: &sqlx::Error) -> String {
         sqlx::Error::Protocol(p) => format!("protocol error: {p}"),
         sqlx::Error::RowNotFound => "no row was found".into(),
         sqlx::Error::ColumnDecode { index, .. } => format!("column {index} could not be decoded"),
-        other => format!("{}", error_kind(other)),
+        other => error_kind(other).to_string(),
     }
 }
 
@@ -282,8 +282,9 @@ async fn ensure_database(cluster: &LocalCluster, database: &str) -> Result<(), D
             .await
         {
             Ok(_) => {}
-            // Another hsc created it a moment ago.
-            Err(e) if DbError::sqlstate(&e).as_deref() == Some("42P04") => {}
+            // Another hsc created it a moment ago (duplicate_database, or the catalog's unique index
+            // when both got past the check at once).
+            Err(e) if matches!(DbError::sqlstate(&e).as_deref(), Some("42P04" | "23505")) => {}
             Err(e) => return Err(e.into()),
         }
     }
