@@ -3,7 +3,7 @@
 use crate::cli::{Cli, Command, ConfigCommand, MigrateCommand};
 use crate::config::{self, AppEnv, Config, ConfigError, DatabaseTarget, Sources};
 use crate::crypto::{AuditKey, KeyFileError, Keyring};
-use crate::db::cluster::ClusterOptions;
+use crate::db::cluster::{ClusterOptions, LocalCluster};
 use crate::db::migrate::{self, MigrationError};
 use crate::db::{Database, DbError};
 use crate::logging;
@@ -202,7 +202,23 @@ async fn demo(mut config: Config) -> Result<(), CommandError> {
 }
 
 fn show_config(sources: &Sources, config: &Config) {
-    let rows = config::show(sources, config);
+    let mut rows = config::show(sources, config);
+    if let DatabaseTarget::Local = config.database {
+        // Where the private cluster lives, or why it could not run here.
+        let place = match LocalCluster::locate(
+            &config.data_dir,
+            config.pg_bindir.as_deref(),
+            ClusterOptions::default(),
+        ) {
+            Ok(cluster) => format!(
+                "{} (server binaries in {})",
+                cluster.root().display(),
+                cluster.bindir().display()
+            ),
+            Err(e) => e.to_string(),
+        };
+        rows.push(("private cluster".into(), place, String::new()));
+    }
     let width = rows.iter().map(|(k, ..)| k.len()).max().unwrap_or(0);
     for (name, value, origin) in rows {
         if origin.is_empty() {

@@ -976,6 +976,24 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_examples_are_valid_configuration() {
+        let dir = tempfile::tempdir().unwrap();
+        let toml = dir.path().join("config.toml");
+        std::fs::write(&toml, include_str!("../assets/config.example.toml")).unwrap();
+        let dotenv = dir.path().join(".env");
+        std::fs::write(&dotenv, include_str!("../.env.example")).unwrap();
+        let mut s = sources(&[]);
+        s.read_config_file(&toml).unwrap();
+        s.read_dotenv(&dotenv).unwrap();
+        let c = Config::from_sources(&s).unwrap();
+        assert_eq!(
+            (c.pool_min, c.pool_max, c.app_env),
+            (2, 20, AppEnv::Development)
+        );
+        assert!(matches!(c.database, DatabaseTarget::Local));
+    }
+
+    #[test]
     fn show_masks_secrets() {
         let key = "cd".repeat(32);
         let s = sources(&[
