@@ -157,3 +157,52 @@ impl SpawnQuiet for std::process::Command {
             .unwrap()
     }
 }
+
+/// The other tests run as whoever runs them (root on CI, where the server runs as `postgres`); this
+/// one shows an ordinary user gets a cluster of its own, run as itself.
+#[test]
+fn an_ordinary_user_runs_a_cluster_as_itself() {
+    use std::os::unix::process::CommandExt;
+    let home = Home::new();
+    let mut c = home.hsc(&["demo"]);
+    if nix::unistd::Uid::effective().is_root() {
+        let nobody = nix::unistd::User::from_name("nobody")
+            .unwrap()
+            .expect("the nobody user");
+        std::os::unix::fs::chown(
+            home.path(),
+            Some(nobody.uid.as_raw()),
+            Some(nobody.gid.as_raw()),
+        )
+        .unwrap();
+        c.uid(nobody.uid.as_raw())
+            .gid(nobody.gid.as_raw())
+            .env("HOME", home.path());
+    }
+    let out = run(c);
+    assert!(
+        out.success().stdout.contains("patient3@example.com"),
+        "{}",
+        out.stdout
+    );
+    use std::os::unix::fs::MetadataExt;
+    let data = home.data_dir().join("postgres").join("data");
+    let owner = std::fs::metadata(&data).unwrap().uid();
+    let expected = if nix::unistd::Uid::effective().is_root() {
+        nix::unistd::User::from_name("nobody")
+            .unwrap()
+            .unwrap()
+            .uid
+            .as_raw()
+    } else {
+        nix::unistd::Uid::effective().as_raw()
+    };
+    assert_eq!(
+        owner, expected,
+        "the cluster belongs to the user who ran hsc"
+    );
+    assert!(
+        !data.join("postmaster.pid").exists(),
+        "stopped when the demo ended"
+    );
+}
