@@ -21,7 +21,7 @@ async fn acting_transactions_run_as_the_app_role_and_reset_afterwards() {
             .fetch_one(tx.conn())
             .await
             .unwrap();
-    assert_eq!((role.as_str(), set), ("hsc_app", user.to_string()));
+    assert_eq!((role.as_str(), set), (hsc::db::APP_ROLE, user.to_string()));
     tx.commit().await.unwrap();
 
     let mut tx = db.begin_maintenance(Maintenance::Seed).await.unwrap();
@@ -30,7 +30,11 @@ async fn acting_transactions_run_as_the_app_role_and_reset_afterwards() {
             .fetch_one(tx.conn())
             .await
             .unwrap();
-    assert_ne!(role, "hsc_app", "the role switch outlived its transaction");
+    assert_ne!(
+        role,
+        hsc::db::APP_ROLE,
+        "the role switch outlived its transaction"
+    );
     assert!(
         set.unwrap_or_default().is_empty(),
         "the acting user outlived its transaction"
