@@ -269,18 +269,9 @@ impl TestDb {
 
     /// `pg_dump --schema-only` of this database.
     pub fn dump_schema(&self) -> String {
-        let out = Command::new(server().bindir.join("pg_dump"))
-            .args(["--schema-only", "--no-comments", "-d"])
-            .arg(self.url())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "pg_dump failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let dump = self.pg_dump(&["--schema-only", "--no-comments"]);
         // pg_dump brackets its output with lines naming a random "restrict" key; they say nothing about the schema.
-        String::from_utf8(out.stdout)
+        String::from_utf8(dump)
             .unwrap()
             .lines()
             .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
@@ -290,7 +281,12 @@ impl TestDb {
 
     /// `pg_dump` of everything, data included.
     pub fn dump_all(&self) -> Vec<u8> {
+        self.pg_dump(&[])
+    }
+
+    fn pg_dump(&self, args: &[&str]) -> Vec<u8> {
         let out = Command::new(server().bindir.join("pg_dump"))
+            .args(args)
             .arg("-d")
             .arg(self.url())
             .output()
