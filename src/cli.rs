@@ -2,6 +2,8 @@
 
 use clap::{Parser, Subcommand};
 
+use crate::services::users::Role;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "hsc",
@@ -26,6 +28,41 @@ pub enum Command {
     /// Show configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Create users and recover accounts (audited).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Maintain console sessions.
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is asked twice without echo, or read from stdin.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// admin, physician, nurse, patient, billing_staff or medical_records
+        #[arg(long)]
+        role: Role,
+        #[arg(long = "first")]
+        first_name: String,
+        #[arg(long = "last")]
+        last_name: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Clear a lockout after failed logins.
+    Unlock { email: String },
+    /// Remove a user's MFA devices and backup codes; they enroll again at the next login.
+    ResetMfa { email: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// End every session past its absolute limit.
+    Cleanup,
 }
 
 #[derive(Debug, Subcommand)]

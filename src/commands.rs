@@ -1,13 +1,16 @@
 //! What each command does, and the one sentence it says when it cannot.
 
-use crate::cli::{Cli, Command, ConfigCommand, MigrateCommand};
+use crate::cli::{Cli, Command, ConfigCommand, MigrateCommand, SessionsCommand, UserCommand};
 use crate::config::{self, AppEnv, Config, ConfigError, DatabaseTarget, Sources};
 use crate::crypto::{AuditKey, KeyFileError, Keyring};
 use crate::db::cluster::{ClusterOptions, LocalCluster};
 use crate::db::migrate::{self, MigrationError};
 use crate::db::{Database, DbError};
 use crate::logging;
+use crate::services::audit::Client;
 use crate::services::seed::{self, SeedError};
+use crate::services::users::{self, NewUser};
+use crate::services::{Policy, ServiceError, Services, sessions};
 
 /// The database `hsc demo` uses inside the private cluster, apart from the everyday one.
 pub const DEMO_DATABASE: &str = "hsc_demo";
@@ -25,6 +28,8 @@ pub enum CommandError {
     Keys(#[from] KeyFileError),
     #[error(transparent)]
     Seed(#[from] SeedError),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
     #[error("{0}")]
     Runtime(String),
 }
@@ -129,6 +134,50 @@ async fn dispatch(command: Option<Command>, config: Config) -> Result<(), Comman
             db.close().await;
             Ok(())
         }
+        Some(Command::User(command)) => {
+            let svc = services(&config).await?;
+            let client = Client::command_line();
+            match command {
+                UserCommand::Create {
+                    email,
+                    role,
+                    first_name,
+                    last_name,
+                    password_stdin,
+                } => {
+                    let password = read_new_password(password_stdin)?;
+                    let new = NewUser {
+                        email,
+                        role,
+                        first_name,
+                        last_name,
+                        password,
+                    };
+                    users::create(&svc, &client, &new).await?;
+                    println!("created {} ({})", new.email.trim(), new.role);
+                }
+                UserCommand::Unlock { email } => {
+                    users::unlock(&svc, &client, &email).await?;
+                    println!("unlocked {}", email.trim());
+                }
+                UserCommand::ResetMfa { email } => {
+                    let removed = users::reset_mfa(&svc, &client, &email).await?;
+                    println!(
+                        "removed {removed} MFA device(s) and every backup code of {}; they enroll again at their next login",
+                        email.trim()
+                    );
+                }
+            }
+            svc.db.close().await;
+            Ok(())
+        }
+        Some(Command::Sessions(SessionsCommand::Cleanup)) => {
+            let svc = services(&config).await?;
+            let ended = sessions::cleanup(&svc, &Client::command_line()).await?;
+            println!("ended {ended} expired session(s)");
+            svc.db.close().await;
+            Ok(())
+        }
         // Handled before the runtime starts.
         Some(Command::Config(_)) | Some(Command::Migrate(MigrateCommand::New { .. })) => Ok(()),
     }
@@ -143,6 +192,43 @@ async fn connect_current(config: &Config) -> Result<Database, CommandError> {
     let db = connect(config).await?;
     migrate::require_current(&db).await?;
     Ok(db)
+}
+
+/// Everything a service call needs, for a command that acts on users or sessions.
+async fn services(config: &Config) -> Result<Services, CommandError> {
+    let keyring = Keyring::from_config(config)?;
+    AuditKey::from_config(config)?;
+    let db = connect_current(config).await?;
+    Ok(Services {
+        db,
+        keyring,
+        policy: Policy::from_config(config),
+    })
+}
+
+/// The new user's password: typed twice without echo, or the first line of standard input.
+fn read_new_password(from_stdin: bool) -> Result<zeroize::Zeroizing<String>, CommandError> {
+    use zeroize::Zeroizing;
+    let unreadable =
+        |e: std::io::Error| CommandError::Runtime(format!("the password could not be read: {e}"));
+    if from_stdin {
+        let mut line = Zeroizing::new(String::new());
+        std::io::stdin().read_line(&mut line).map_err(unreadable)?;
+        let trimmed = Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_string());
+        return Ok(trimmed);
+    }
+    let first = Zeroizing::new(
+        rpassword::prompt_password("Password for the new user: ").map_err(unreadable)?,
+    );
+    let second = Zeroizing::new(
+        rpassword::prompt_password("The same password again: ").map_err(unreadable)?,
+    );
+    if first != second {
+        return Err(CommandError::Runtime(
+            "the two passwords differ; nothing was created".into(),
+        ));
+    }
+    Ok(first)
 }
 
 /// `hsc` with no command: checks everything the console needs before opening it.

@@ -7,6 +7,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
+
+use crate::services::users::Role;
 use zeroize::Zeroizing;
 
 mod show;
@@ -40,10 +42,20 @@ pub const VARIABLES: &[&str] = &[
     "HSC_SESSION_HOURS",
     "HSC_LOCKOUT_ATTEMPTS",
     "HSC_LOCKOUT_MINUTES",
+    "HSC_MFA_ROLES",
     "HSC_DATA_DIR",
     "HSC_PG_BINDIR",
     "HSC_LOG",
     "RUST_LOG",
+];
+
+/// Roles that must use a second factor unless `HSC_MFA_ROLES` says otherwise.
+pub const DEFAULT_MFA_ROLES: [Role; 5] = [
+    Role::Admin,
+    Role::Physician,
+    Role::Nurse,
+    Role::MedicalRecords,
+    Role::BillingStaff,
 ];
 
 /// A configuration problem, worded for the person who has to fix it.
@@ -156,6 +168,8 @@ pub struct Config {
     pub encryption_old_keys: Vec<SecretKey>,
     pub audit_hmac_key: Option<SecretKey>,
     pub timeouts: Timeouts,
+    /// Roles that must use a second factor (`HSC_MFA_ROLES`).
+    pub mfa_roles: Vec<Role>,
     pub data_dir: PathBuf,
     pub config_file: PathBuf,
     pub pg_bindir: Option<PathBuf>,
@@ -260,6 +274,18 @@ impl Config {
             lockout_attempts: parse_opt(s, "HSC_LOCKOUT_ATTEMPTS", parse_positive)?.unwrap_or(5),
             lockout: minutes("HSC_LOCKOUT_MINUTES", 30)?,
         };
+        let mfa_roles = match s.get("HSC_MFA_ROLES") {
+            None => DEFAULT_MFA_ROLES.to_vec(),
+            Some((v, origin)) => v
+                .split(',')
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(|r| {
+                    r.parse::<Role>()
+                        .map_err(|e| invalid("HSC_MFA_ROLES", origin.clone(), format!("names {e}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        };
         let data_dir = s
             .get("HSC_DATA_DIR")
             .map(|(v, _)| PathBuf::from(v))
@@ -307,6 +333,7 @@ impl Config {
             encryption_old_keys,
             audit_hmac_key,
             timeouts,
+            mfa_roles,
             data_dir,
             config_file: s.config_file.clone(),
             pg_bindir,

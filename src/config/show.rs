@@ -51,6 +51,12 @@ fn default_for(var: &str, config: &Config) -> String {
         "HSC_SESSION_HOURS" => "12".into(),
         "HSC_LOCKOUT_ATTEMPTS" => "5".into(),
         "HSC_LOCKOUT_MINUTES" => "30".into(),
+        "HSC_MFA_ROLES" => config
+            .mfa_roles
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
         "HSC_DATA_DIR" => config.data_dir.display().to_string(),
         "HSC_LOG" => config.log_filter.clone(),
         "ENCRYPTION_KEY" | "AUDIT_HMAC_KEY" if config.app_env != AppEnv::Production => {

@@ -1,5 +1,69 @@
 //! The service layer: the only code in hsc that holds SQL. Each call opens its own transaction
-//! through the database door and, from the console issues on, writes its audit row in it.
+//! through the database door and writes its audit row in it, so no read or change of clinical or
+//! security data happens without its row.
 
+pub mod audit;
+pub mod auth;
+pub mod mfa;
 pub mod passwords;
 pub mod seed;
+pub mod sessions;
+pub mod users;
+
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::crypto::{CryptoError, Keyring};
+use crate::db::{Database, DbError};
+use users::Role;
+
+/// A request the service refused or could not carry out, worded for the person at the console.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// Bad input or a rule: one sentence naming what was wrong; nothing was changed.
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Database(#[from] DbError),
+    #[error("stored secret data could not be read: {0}")]
+    Crypto(#[from] CryptoError),
+    #[error(transparent)]
+    Hash(#[from] passwords::HashError),
+}
+
+/// The security policy the services enforce (SPEC "Configuration" timeouts).
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub lockout_attempts: u32,
+    pub lockout: Duration,
+    pub idle_lock: Duration,
+    pub absolute_session: Duration,
+    /// Roles that must use a second factor.
+    pub mfa_roles: Vec<Role>,
+    /// Active sessions a user may hold; logging in again ends the oldest.
+    pub max_sessions: u32,
+}
+
+impl Policy {
+    pub fn from_config(config: &Config) -> Policy {
+        Policy {
+            lockout_attempts: config.timeouts.lockout_attempts,
+            lockout: config.timeouts.lockout,
+            idle_lock: config.timeouts.idle_lock,
+            absolute_session: config.timeouts.absolute_session,
+            mfa_roles: config.mfa_roles.clone(),
+            max_sessions: 5,
+        }
+    }
+
+    pub fn requires_mfa(&self, role: Role) -> bool {
+        self.mfa_roles.contains(&role)
+    }
+}
+
+/// What every service call needs: the database door, the keyring and the policy.
+pub struct Services {
+    pub db: Database,
+    pub keyring: Keyring,
+    pub policy: Policy,
+}

@@ -216,6 +216,15 @@ fn replace_database(url: &str, db: &str) -> String {
     }
 }
 
+/// The keyring the tests encrypt with (the same key the spawned binaries get as ENCRYPTION_KEY).
+pub fn test_keyring() -> hsc::crypto::Keyring {
+    hsc::crypto::Keyring::new(&zeroize::Zeroizing::new([7u8; 32]), &[])
+}
+
+/// `ENCRYPTION_KEY` for spawned binaries, matching [`test_keyring`].
+pub const TEST_ENCRYPTION_KEY: &str =
+    "0707070707070707070707070707070707070707070707070707070707070707";
+
 /// A database of this test's own, dropped when the test ends.
 pub struct TestDb {
     pub name: String,
@@ -258,6 +267,44 @@ impl TestDb {
     /// hsc's own door to this database.
     pub async fn database(&self) -> Database {
         Database::connect_with(self.options(), 0, 4, None)
+            .await
+            .unwrap()
+    }
+
+    /// The services over this database with the default policy and a fixed test keyring.
+    pub async fn services(&self) -> hsc::services::Services {
+        let config = hsc::config::Config::from_sources(&hsc::config::Sources::from_maps(
+            std::collections::BTreeMap::new(),
+            std::env::temp_dir(),
+        ))
+        .unwrap();
+        hsc::services::Services {
+            db: self.database().await,
+            keyring: test_keyring(),
+            policy: hsc::services::Policy::from_config(&config),
+        }
+    }
+
+    /// A migrated database holding the development seed.
+    pub async fn seeded() -> (TestDb, hsc::services::Services) {
+        let tdb = TestDb::migrated().await;
+        let svc = tdb.services().await;
+        let config = hsc::config::Config::from_sources(&hsc::config::Sources::from_maps(
+            std::collections::BTreeMap::new(),
+            std::env::temp_dir(),
+        ))
+        .unwrap();
+        hsc::services::seed::run(&config, &svc.db, &svc.keyring)
+            .await
+            .unwrap();
+        (tdb, svc)
+    }
+
+    /// Audit actions written so far, oldest first.
+    pub async fn audit_actions(&self) -> Vec<String> {
+        let mut admin = self.admin().await;
+        sqlx::query_scalar("SELECT action FROM audit_logs ORDER BY seq")
+            .fetch_all(&mut admin)
             .await
             .unwrap()
     }

@@ -1,0 +1,395 @@
+//! Logging in: the lockout first, then the password (argon2id), then the second factor.
+//! Unknown emails, wrong passwords, locked and inactive accounts get the same answer in about the
+//! same time, and every attempt leaves an audit row.
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::audit::{self, Action, Client, Event, Outcome};
+use super::mfa::{self, BackupCodes, Enrollment, FactorCheck};
+use super::sessions::{self, Session};
+use super::users::{Role, UserSummary};
+use super::{Policy, ServiceError, Services, passwords};
+use crate::db::{Actor, DbError};
+
+/// The one answer to every refused login. It never says whether the password was right.
+pub const REFUSED: &str =
+    "Login failed: the email or password is not right, or the account is locked or inactive.";
+
+/// How long a person may take between the password and the code.
+pub const SECOND_FACTOR_WINDOW: Duration = Duration::from_secs(5 * 60);
+
+/// Longest input the login accepts; anything longer is refused before any work.
+const MAX_INPUT: usize = 1024;
+
+/// Why a login step did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Start over at the email and password ([`REFUSED`]).
+    #[error("{REFUSED}")]
+    Refused,
+    /// The code was wrong or already used; another code may be tried.
+    #[error("{}", mfa::WRONG_CODE)]
+    WrongCode,
+    /// The password was checked too long ago.
+    #[error("The sign-in took too long; enter your email and password again.")]
+    TimedOut,
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+}
+
+impl From<DbError> for AuthError {
+    fn from(e: DbError) -> Self {
+        AuthError::Service(e.into())
+    }
+}
+
+/// A password that was right, waiting for its second factor. Lives only in the console's memory.
+#[derive(Debug, Clone)]
+pub struct PendingLogin {
+    pub user: UserSummary,
+    verified_at: Instant,
+}
+
+impl PendingLogin {
+    fn check_fresh(&self) -> Result<(), AuthError> {
+        if self.verified_at.elapsed() > SECOND_FACTOR_WINDOW {
+            Err(AuthError::TimedOut)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Where a correct password leads.
+#[derive(Debug)]
+pub enum LoginStep {
+    LoggedIn(Session),
+    /// The user has a device: ask for its code (or a backup code).
+    NeedsCode(PendingLogin),
+    /// The role must use MFA and the user has no device: enroll before anything else.
+    NeedsEnrollment(PendingLogin),
+}
+
+struct Account {
+    user: UserSummary,
+    password_hash: String,
+    usable: bool,
+    locked_until: Option<DateTime<Utc>>,
+    failed_attempts: i32,
+    devices: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct AccountRow {
+    id: Uuid,
+    email: String,
+    first_name: String,
+    last_name: String,
+    role: String,
+    password_hash: String,
+    usable: bool,
+    locked_until: Option<DateTime<Utc>>,
+    failed_attempts: i32,
+    devices: i64,
+}
+
+async fn load_account(
+    conn: &mut PgConnection,
+    email: Option<&str>,
+    id: Option<Uuid>,
+) -> Result<Option<Account>, DbError> {
+    let row: Option<AccountRow> = sqlx::query_as(
+        "SELECT u.id, u.email, u.first_name, u.last_name, u.role::text AS role, u.password_hash, \
+                (u.is_active AND u.deleted_at IS NULL) AS usable, u.locked_until, \
+                u.failed_login_attempts AS failed_attempts, \
+                (SELECT count(*) FROM mfa_devices d WHERE d.user_id = u.id AND d.is_active AND d.is_verified) AS devices \
+         FROM users u WHERE ($1::text IS NOT NULL AND lower(u.email) = lower($1)) OR u.id = $2 \
+         FOR UPDATE OF u",
+    )
+    .bind(email)
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.and_then(|r| {
+        Some(Account {
+            user: UserSummary {
+                id: r.id,
+                email: r.email,
+                first_name: r.first_name,
+                last_name: r.last_name,
+                role: r.role.parse::<Role>().ok()?,
+            },
+            password_hash: r.password_hash,
+            usable: r.usable,
+            locked_until: r.locked_until,
+            failed_attempts: r.failed_attempts,
+            devices: r.devices,
+        })
+    }))
+}
+
+impl Account {
+    fn locked(&self) -> bool {
+        self.locked_until.is_some_and(|t| t > Utc::now())
+    }
+}
+
+async fn refuse(
+    conn: &mut PgConnection,
+    client: &Client,
+    user: Option<Uuid>,
+    reason: &str,
+) -> Result<(), DbError> {
+    let event =
+        Event::new(Action::LoginFailed, Outcome::Failed, user).details(json!({"reason": reason}));
+    audit::write(conn, client, &event).await
+}
+
+/// Counts a failed password or code; the attempt that reaches the limit locks the account.
+async fn count_failure(
+    conn: &mut PgConnection,
+    policy: &Policy,
+    client: &Client,
+    account: &Account,
+    reason: &str,
+) -> Result<(), DbError> {
+    let attempts = account.failed_attempts.saturating_add(1);
+    refuse(conn, client, Some(account.user.id), reason).await?;
+    if u32::try_from(attempts).unwrap_or(u32::MAX) >= policy.lockout_attempts {
+        let lockout =
+            chrono::Duration::from_std(policy.lockout).unwrap_or(chrono::Duration::minutes(30));
+        sqlx::query(
+            "UPDATE users SET failed_login_attempts = 0, locked_until = now() + $2 WHERE id = $1",
+        )
+        .bind(account.user.id)
+        .bind(lockout)
+        .execute(&mut *conn)
+        .await?;
+        let event = Event::new(
+            Action::AccountLocked,
+            Outcome::Success,
+            Some(account.user.id),
+        )
+        .details(json!({"failed_attempts": attempts, "minutes": policy.lockout.as_secs() / 60}));
+        audit::write(conn, client, &event).await?;
+    } else {
+        sqlx::query("UPDATE users SET failed_login_attempts = $2 WHERE id = $1")
+            .bind(account.user.id)
+            .bind(attempts)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A successful login: attempts cleared, the session started, LOGIN written.
+async fn finish(
+    conn: &mut PgConnection,
+    policy: &Policy,
+    client: &Client,
+    user: &UserSummary,
+    second_factor: &str,
+) -> Result<Session, ServiceError> {
+    sqlx::query("UPDATE users SET failed_login_attempts = 0, locked_until = NULL, last_login_at = now() WHERE id = $1")
+        .bind(user.id)
+        .execute(&mut *conn)
+        .await
+        .map_err(DbError::from)?;
+    let session = sessions::create(conn, policy, client, user).await?;
+    let event = Event::new(Action::Login, Outcome::Success, Some(user.id))
+        .session(session.id)
+        .details(json!({"second_factor": second_factor}));
+    audit::write(conn, client, &event).await?;
+    Ok(session)
+}
+
+/// Checks an email and password. The lockout is checked first; the password is checked (or a dummy
+/// hash, for unknown and unusable accounts) either way, so the answer takes the same time.
+pub async fn login(
+    svc: &Services,
+    client: &Client,
+    email: &str,
+    password: &str,
+) -> Result<LoginStep, AuthError> {
+    let email = email.trim();
+    let mut tx = svc.db.begin(Actor::Anonymous).await?;
+    if email.is_empty() || email.len() > MAX_INPUT || password.len() > MAX_INPUT {
+        passwords::verify_dummy_off_thread("").await;
+        refuse(tx.conn(), client, None, "malformed input").await?;
+        tx.commit().await?;
+        return Err(AuthError::Refused);
+    }
+    let Some(account) = load_account(tx.conn(), Some(email), None).await? else {
+        passwords::verify_dummy_off_thread(password).await;
+        refuse(tx.conn(), client, None, "unknown account").await?;
+        tx.commit().await?;
+        return Err(AuthError::Refused);
+    };
+    if account.locked() || !account.usable {
+        passwords::verify_dummy_off_thread(password).await;
+        let reason = if account.locked() {
+            "locked"
+        } else {
+            "inactive"
+        };
+        refuse(tx.conn(), client, Some(account.user.id), reason).await?;
+        tx.commit().await?;
+        return Err(AuthError::Refused);
+    }
+    if !passwords::verify_off_thread(password, account.password_hash.clone()).await {
+        count_failure(tx.conn(), &svc.policy, client, &account, "wrong password").await?;
+        tx.commit().await?;
+        return Err(AuthError::Refused);
+    }
+    if passwords::needs_rehash(&account.password_hash) {
+        let password = zeroize::Zeroizing::new(password.to_string());
+        let fresh = tokio::task::spawn_blocking(move || passwords::hash(&password))
+            .await
+            .map_err(|_| ServiceError::Hash(passwords::HashError))?
+            .map_err(ServiceError::Hash)?;
+        sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+            .bind(account.user.id)
+            .bind(fresh)
+            .execute(tx.conn())
+            .await
+            .map_err(DbError::from)?;
+    }
+    let pending = PendingLogin {
+        user: account.user.clone(),
+        verified_at: Instant::now(),
+    };
+    let step = if account.devices > 0 {
+        LoginStep::NeedsCode(pending)
+    } else if svc.policy.requires_mfa(account.user.role) {
+        LoginStep::NeedsEnrollment(pending)
+    } else {
+        LoginStep::LoggedIn(finish(tx.conn(), &svc.policy, client, &account.user, "none").await?)
+    };
+    tx.commit().await?;
+    Ok(step)
+}
+
+/// Re-reads the pending user and refuses if they were locked or deactivated meanwhile.
+async fn reload(
+    conn: &mut PgConnection,
+    client: &Client,
+    pending: &PendingLogin,
+) -> Result<Account, AuthError> {
+    let account = load_account(conn, None, Some(pending.user.id)).await?;
+    match account {
+        Some(a) if a.usable && !a.locked() => Ok(a),
+        other => {
+            refuse(conn, client, other.map(|a| a.user.id), "locked or inactive").await?;
+            Err(AuthError::Refused)
+        }
+    }
+}
+
+/// Checks the second factor (a TOTP code or a backup code) and starts the session.
+pub async fn submit_code(
+    svc: &Services,
+    client: &Client,
+    pending: &PendingLogin,
+    code: &str,
+) -> Result<Session, AuthError> {
+    pending.check_fresh()?;
+    let mut tx = svc.db.begin(Actor::User(pending.user.id)).await?;
+    let account = match reload(tx.conn(), client, pending).await {
+        Ok(a) => a,
+        Err(e) => {
+            tx.commit().await?;
+            return Err(e);
+        }
+    };
+    let check = mfa::check_factor(tx.conn(), &svc.keyring, &account.user, code).await?;
+    let used = match check {
+        FactorCheck::Totp => "totp",
+        FactorCheck::Backup => "backup code",
+        FactorCheck::Replayed | FactorCheck::Wrong => {
+            let reason = if check == FactorCheck::Replayed {
+                "replayed code"
+            } else {
+                "wrong code"
+            };
+            count_failure(tx.conn(), &svc.policy, client, &account, reason).await?;
+            tx.commit().await?;
+            return Err(AuthError::WrongCode);
+        }
+    };
+    if check == FactorCheck::Backup {
+        let left: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM mfa_backup_codes WHERE user_id = $1 AND used_at IS NULL",
+        )
+        .bind(account.user.id)
+        .fetch_one(tx.conn())
+        .await
+        .map_err(DbError::from)?;
+        let event = Event::new(
+            Action::BackupCodeUsed,
+            Outcome::Success,
+            Some(account.user.id),
+        )
+        .details(json!({"backup_codes_left": left}));
+        audit::write(tx.conn(), client, &event).await?;
+    }
+    let session = finish(tx.conn(), &svc.policy, client, &account.user, used).await?;
+    tx.commit().await?;
+    Ok(session)
+}
+
+/// Completes a required first enrollment during login: the code proves the app has the secret;
+/// the device, its backup codes and the session are stored together.
+pub async fn complete_enrollment(
+    svc: &Services,
+    client: &Client,
+    pending: &PendingLogin,
+    enrollment: &Enrollment,
+    code: &str,
+) -> Result<(Session, BackupCodes), AuthError> {
+    pending.check_fresh()?;
+    let mut tx = svc.db.begin(Actor::User(pending.user.id)).await?;
+    let account = match reload(tx.conn(), client, pending).await {
+        Ok(a) => a,
+        Err(e) => {
+            tx.commit().await?;
+            return Err(e);
+        }
+    };
+    let stored = mfa::store_enrollment(
+        tx.conn(),
+        &svc.keyring,
+        client,
+        &account.user,
+        None,
+        enrollment,
+        code,
+    )
+    .await?;
+    let Some(Some(codes)) = stored else {
+        count_failure(
+            tx.conn(),
+            &svc.policy,
+            client,
+            &account,
+            "wrong enrollment code",
+        )
+        .await?;
+        tx.commit().await?;
+        return Err(AuthError::WrongCode);
+    };
+    let session = finish(
+        tx.conn(),
+        &svc.policy,
+        client,
+        &account.user,
+        "totp (enrolled)",
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((session, codes))
+}
