@@ -11,6 +11,9 @@ use crate::services::audit::Client;
 use crate::services::seed::{self, SeedError};
 use crate::services::users::{self, NewUser};
 use crate::services::{Policy, ServiceError, Services, sessions};
+use crate::tui::keymap::Keymap;
+use crate::tui::state::Settings;
+use crate::tui::theme::Theme;
 
 /// The database `hsc demo` uses inside the private cluster, apart from the everyday one.
 pub const DEMO_DATABASE: &str = "hsc_demo";
@@ -231,17 +234,38 @@ fn read_new_password(from_stdin: bool) -> Result<zeroize::Zeroizing<String>, Com
     Ok(first)
 }
 
-/// `hsc` with no command: checks everything the console needs before opening it.
+/// `hsc` with no command: checks everything the console needs, then opens it.
 async fn console(config: &Config) -> Result<(), CommandError> {
-    let _keyring = Keyring::from_config(config)?;
-    let _audit_key = AuditKey::from_config(config)?;
-    let db = connect_current(config).await?;
-    println!(
-        "hsc is ready on {}: the schema is current and the keys are loaded.\nThe console itself (login, records, grants, audit) is not built yet; it would open its login screen now.",
-        db.target()
-    );
-    db.close().await;
-    Ok(())
+    let settings = console_settings(config)?;
+    let svc = services(config).await?;
+    open_console(svc, settings).await
+}
+
+/// The keymap and theme, checked before anything else so a typo in `config.toml` is named at once.
+fn console_settings(config: &Config) -> Result<Settings, CommandError> {
+    let keymap = Keymap::with_overrides(&config.keymap)
+        .map_err(|e| CommandError::Runtime(format!("{} {e}", config.config_file.display())))?;
+    let theme = Theme::choose(config.no_color, config.theme.as_deref())
+        .map_err(|e| CommandError::Runtime(format!("HSC_THEME {e}")))?;
+    Ok(Settings {
+        keymap,
+        theme,
+        idle_lock: config.timeouts.idle_lock,
+    })
+}
+
+/// Runs the console in this terminal; refuses with a sentence when there is no terminal.
+async fn open_console(svc: Services, settings: Settings) -> Result<(), CommandError> {
+    use std::io::IsTerminal;
+    let svc = std::sync::Arc::new(svc);
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        return Err(CommandError::Runtime(
+            "the console needs a terminal (standard input and output are not one); scripts use the subcommands, see `hsc --help`".into(),
+        ));
+    }
+    let result = crate::tui::app::run(svc.clone(), Client::from_environment(), settings).await;
+    svc.db.close().await;
+    result.map_err(|e| CommandError::Runtime(format!("the terminal failed: {e}")))
 }
 
 /// `hsc demo`: the private cluster, migrated and seeded, whatever the configuration names.
@@ -251,6 +275,7 @@ async fn demo(mut config: Config) -> Result<(), CommandError> {
     }
     config.app_env = AppEnv::Development;
     config.database = DatabaseTarget::Local;
+    let settings = console_settings(&config)?;
     let keyring = Keyring::from_config(&config)?;
     AuditKey::from_config(&config)?;
     println!(
@@ -279,12 +304,20 @@ async fn demo(mut config: Config) -> Result<(), CommandError> {
             u.role
         );
     }
-    println!(
-        "\nThe console itself is not built yet; it would now open its login screen on {}.",
-        db.target()
-    );
-    db.close().await;
-    Ok(())
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        println!(
+            "\nNo terminal here, so the console was not opened; run `hsc demo` in a terminal to use it."
+        );
+        db.close().await;
+        return Ok(());
+    }
+    let svc = Services {
+        db,
+        keyring,
+        policy: Policy::from_config(&config),
+    };
+    open_console(svc, settings).await
 }
 
 fn show_config(sources: &Sources, config: &Config) {

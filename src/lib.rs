@@ -11,3 +11,4 @@ pub mod crypto;
 pub mod db;
 pub mod logging;
 pub mod services;
+pub mod tui;

@@ -1,6 +1,7 @@
 //! Configuration: environment first, then `.env` in the working directory, then `config.toml` in the
 //! config dir, then defaults. Every problem is one sentence that names the variable and where it came from.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -43,6 +44,8 @@ pub const VARIABLES: &[&str] = &[
     "HSC_LOCKOUT_ATTEMPTS",
     "HSC_LOCKOUT_MINUTES",
     "HSC_MFA_ROLES",
+    "HSC_THEME",
+    "NO_COLOR",
     "HSC_DATA_DIR",
     "HSC_PG_BINDIR",
     "HSC_LOG",
@@ -175,6 +178,12 @@ pub struct Config {
     pub pg_bindir: Option<PathBuf>,
     /// The log filter (`HSC_LOG`, else `RUST_LOG`, else `info`).
     pub log_filter: String,
+    /// `HSC_THEME`: default, high-contrast or monochrome.
+    pub theme: Option<String>,
+    /// `NO_COLOR` set and not empty.
+    pub no_color: bool,
+    /// `[keymap]` overrides from `config.toml`, checked when the console starts.
+    pub keymap: BTreeMap<String, String>,
 }
 
 impl Config {
@@ -322,7 +331,26 @@ impl Config {
                 v
             }
         };
+        let theme = match s.get("HSC_THEME") {
+            Some((v, origin)) => {
+                let lower = v.trim().to_ascii_lowercase();
+                if !["default", "high-contrast", "high_contrast", "monochrome"]
+                    .contains(&lower.as_str())
+                {
+                    return Err(invalid(
+                        "HSC_THEME",
+                        origin,
+                        format!("must be default, high-contrast or monochrome, not {v:?}"),
+                    ));
+                }
+                Some(lower)
+            }
+            None => None,
+        };
         Ok(Config {
+            theme,
+            no_color: s.get("NO_COLOR").is_some(),
+            keymap: s.keymap.clone(),
             app_env,
             node_env: s.get("NODE_ENV").map(|(v, _)| v),
             database,

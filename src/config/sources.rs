@@ -36,6 +36,8 @@ pub struct Sources {
     pub config_file: PathBuf,
     /// Default data directory from `directories`.
     pub default_data_dir: PathBuf,
+    /// `[keymap]` from `config.toml`: command name → keys.
+    pub keymap: BTreeMap<String, String>,
 }
 
 impl Sources {
@@ -126,8 +128,29 @@ impl Sources {
                 toml::Value::String(s) => s,
                 toml::Value::Integer(i) => i.to_string(),
                 toml::Value::Boolean(b) => b.to_string(),
-                // Tables (such as a keymap) belong to other parts of hsc.
-                toml::Value::Table(_) => continue,
+                toml::Value::Table(entries) if key.eq_ignore_ascii_case("keymap") => {
+                    for (command, keys) in entries {
+                        let keys = match keys {
+                            toml::Value::String(s) => s,
+                            toml::Value::Array(list) => list
+                                .iter()
+                                .map(|k| k.as_str().unwrap_or_default().to_string())
+                                .collect::<Vec<_>>()
+                                .join(","),
+                            other => {
+                                return Err(ConfigError::File {
+                                    path: path.to_path_buf(),
+                                    reason: format!(
+                                        "[keymap] {command} must be a key such as \"ctrl-l\", not a {}",
+                                        other.type_str()
+                                    ),
+                                });
+                            }
+                        };
+                        self.keymap.insert(command, keys);
+                    }
+                    continue;
+                }
                 other => {
                     return Err(ConfigError::File {
                         path: path.to_path_buf(),

@@ -56,6 +56,15 @@ pub struct PendingLogin {
 }
 
 impl PendingLogin {
+    /// A pending login for the console's own tests, which drive screens without a database.
+    #[cfg(test)]
+    pub(crate) fn for_tests(user: UserSummary) -> PendingLogin {
+        PendingLogin {
+            user,
+            verified_at: Instant::now(),
+        }
+    }
+
     fn check_fresh(&self) -> Result<(), AuthError> {
         if self.verified_at.elapsed() > SECOND_FACTOR_WINDOW {
             Err(AuthError::TimedOut)

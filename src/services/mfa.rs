@@ -78,6 +78,16 @@ impl Enrollment {
         })
     }
 
+    /// An enrollment with a known secret, so screen snapshots stay the same from run to run.
+    #[cfg(test)]
+    pub(crate) fn from_secret(secret: &[u8], account: &str, device_name: &str) -> Enrollment {
+        Enrollment {
+            secret: Zeroizing::new(secret.to_vec()),
+            account: account.to_string(),
+            device_name: device_name.to_string(),
+        }
+    }
+
     /// The secret in base32, grouped by four for typing into an app by hand.
     pub fn secret_text(&self) -> Zeroizing<String> {
         let plain = base32(&self.secret);

@@ -10,7 +10,7 @@ async fn debug_logs_hold_no_password_key_or_record_text() {
     for args in [
         &["seed"][..],
         &["migrate", "show"][..],
-        &[][..],
+        &["sessions", "cleanup"][..],
         &["seed"][..],
     ] {
         let mut c = home.hsc(args);

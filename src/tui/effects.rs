@@ -1,0 +1,139 @@
+//! The effect runner: owns the services, does each piece of database work in its own task, and
+//! answers with a message carrying the ticket it was given.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::msg::{Effect, Msg, Outcome};
+use crate::services::audit::Client;
+use crate::services::mfa::{self, Enrollment};
+use crate::services::{Services, auth, sessions};
+
+#[derive(Clone)]
+pub struct Runner {
+    svc: Arc<Services>,
+    client: Arc<Client>,
+    tx: UnboundedSender<Msg>,
+}
+
+impl Runner {
+    pub fn new(svc: Arc<Services>, client: Client, tx: UnboundedSender<Msg>) -> Runner {
+        Runner {
+            svc,
+            client: Arc::new(client),
+            tx,
+        }
+    }
+
+    /// Starts `effect` in a task. `Exit` is the loop's business and is ignored here.
+    pub fn start(&self, effect: Effect) {
+        let (svc, client, tx) = (self.svc.clone(), self.client.clone(), self.tx.clone());
+        tokio::spawn(async move {
+            let (ticket, outcome) = match effect {
+                Effect::Exit => return,
+                Effect::Login {
+                    ticket,
+                    email,
+                    password,
+                } => (
+                    ticket,
+                    Outcome::Login(auth::login(&svc, &client, &email, &password).await),
+                ),
+                Effect::SubmitCode {
+                    ticket,
+                    pending,
+                    code,
+                } => (
+                    ticket,
+                    Outcome::Code(auth::submit_code(&svc, &client, &pending, &code).await),
+                ),
+                Effect::PrepareEnrollment { ticket, account } => (
+                    ticket,
+                    Outcome::EnrollmentReady(Enrollment::new(&account, "Authenticator app")),
+                ),
+                Effect::CompleteEnrollment {
+                    ticket,
+                    pending,
+                    enrollment,
+                    code,
+                } => (
+                    ticket,
+                    Outcome::Enrolled(
+                        auth::complete_enrollment(&svc, &client, &pending, &enrollment, &code)
+                            .await,
+                    ),
+                ),
+                Effect::CheckSession { ticket, session } => (
+                    ticket,
+                    Outcome::SessionState(sessions::state(&svc, &client, &session).await),
+                ),
+                Effect::Touch { ticket, session } => (
+                    ticket,
+                    Outcome::Recorded(sessions::touch(&svc, &session).await),
+                ),
+                Effect::RecordLock { ticket, session } => (
+                    ticket,
+                    Outcome::Recorded(sessions::lock(&svc, &client, &session).await),
+                ),
+                Effect::Unlock {
+                    ticket,
+                    session,
+                    password,
+                } => (
+                    ticket,
+                    Outcome::Unlocked(sessions::unlock(&svc, &client, &session, &password).await),
+                ),
+                Effect::LoadDevices { ticket, session } => {
+                    (ticket, Outcome::Devices(mfa::devices(&svc, &session).await))
+                }
+                Effect::AddDevice {
+                    ticket,
+                    session,
+                    enrollment,
+                    code,
+                } => (
+                    ticket,
+                    Outcome::DeviceAdded(
+                        mfa::add_device(&svc, &client, &session, &enrollment, &code).await,
+                    ),
+                ),
+                Effect::RenameDevice {
+                    ticket,
+                    session,
+                    device,
+                    name,
+                } => (
+                    ticket,
+                    Outcome::DeviceChanged(
+                        mfa::rename(&svc, &client, &session, device, &name).await,
+                    ),
+                ),
+                Effect::RemoveDevice {
+                    ticket,
+                    session,
+                    device,
+                    password,
+                    code,
+                } => (
+                    ticket,
+                    Outcome::DeviceChanged(
+                        mfa::remove(&svc, &client, &session, device, &password, &code).await,
+                    ),
+                ),
+                Effect::EndSession {
+                    ticket,
+                    session,
+                    reason,
+                } => {
+                    if let Err(e) = sessions::end(&svc, &client, &session, reason).await {
+                        tracing::warn!(error = %e, "the session could not be ended in the database");
+                    }
+                    (ticket, Outcome::SessionEnded)
+                }
+            };
+            // The loop may already be gone (the console closed); nothing to do then.
+            let _ = tx.send(Msg::Done(ticket, outcome));
+        });
+    }
+}

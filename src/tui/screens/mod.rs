@@ -1,0 +1,64 @@
+//! One module per screen: its state, how it handles keys and results, and how it draws.
+
+pub mod account;
+pub mod backup;
+pub mod code;
+pub mod common;
+pub mod enroll;
+pub mod lock;
+pub mod login;
+
+use super::keymap::Command;
+
+/// The screen on show.
+#[derive(Debug)]
+pub enum Screen {
+    Login(login::Login),
+    Code(code::Code),
+    Enroll(enroll::Enroll),
+    BackupCodes(backup::Backup),
+    Account(account::Account),
+}
+
+impl Screen {
+    /// True when a text field has the focus, so plain characters are text, not commands.
+    pub fn typing(&self) -> bool {
+        match self {
+            Screen::Login(_) | Screen::Code(_) | Screen::Enroll(_) => true,
+            Screen::BackupCodes(_) => false,
+            Screen::Account(a) => a.typing(),
+        }
+    }
+
+    /// The title shown above the screen.
+    pub fn title(&self) -> &'static str {
+        match self {
+            Screen::Login(_) => "Sign in",
+            Screen::Code(_) => "Two-factor code",
+            Screen::Enroll(_) => "Set up an authenticator",
+            Screen::BackupCodes(_) => "Backup codes",
+            Screen::Account(_) => "Account",
+        }
+    }
+
+    /// The commands this screen answers to, for the help overlay and the status hints.
+    pub fn commands(&self) -> &'static [Command] {
+        match self {
+            Screen::Login(_) => &[Command::NextField, Command::PrevField, Command::Submit],
+            Screen::Code(_) | Screen::Enroll(_) => &[Command::Submit, Command::Back],
+            Screen::BackupCodes(_) => &[Command::Submit],
+            Screen::Account(_) => &[
+                Command::Up,
+                Command::Down,
+                Command::First,
+                Command::Last,
+                Command::AddDevice,
+                Command::Rename,
+                Command::Remove,
+                Command::Refresh,
+                Command::Back,
+                Command::Quit,
+            ],
+        }
+    }
+}

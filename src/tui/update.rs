@@ -1,0 +1,659 @@
+//! `update`: the one place the console's state changes. Pure: no I/O, no clock but `now`, no await.
+//! It returns the effects the runner should start.
+
+use std::time::Instant;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::keymap::Command;
+use super::msg::{Effect, Leave, Msg, Outcome, Ticket};
+use super::screens::enroll::{self, Enroll, EnrollFor, Ready};
+use super::screens::lock::{self, LockScreen};
+use super::screens::{Screen, account, backup::Backup, code, login};
+use super::state::{LEAVE_GRACE, Note, SESSION_CHECK, State, TOUCH_EVERY};
+use crate::db::DbError;
+use crate::services::ServiceError;
+use crate::services::auth::{AuthError, LoginStep};
+use crate::services::sessions::SessionState;
+
+/// Handles one message at time `now`.
+pub fn update(state: &mut State, msg: Msg, now: Instant) -> Vec<Effect> {
+    state.now = now;
+    match msg {
+        Msg::Key(key) => {
+            state.dirty = true;
+            on_key(state, key)
+        }
+        Msg::Paste(text) => {
+            state.dirty = true;
+            if let Some(live) = &mut state.live {
+                live.last_input = now;
+            }
+            on_paste(state, &text);
+            Vec::new()
+        }
+        Msg::Resize(w, h) => {
+            state.size = (w, h);
+            state.dirty = true;
+            Vec::new()
+        }
+        Msg::Tick => on_tick(state),
+        Msg::Leave(why) => leave(state, why),
+        Msg::Done(ticket, outcome) => {
+            state.dirty = true;
+            on_done(state, ticket, outcome)
+        }
+    }
+}
+
+fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
+    if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
+        return leave(state, Leave::CtrlC);
+    }
+    if state.leaving.is_some() || state.too_small() {
+        return Vec::new();
+    }
+    if let Some(live) = &mut state.live {
+        live.last_input = state.now;
+    }
+    let typing = state.lock.is_some() || state.screen.typing();
+    let plain_char = matches!(key.code, KeyCode::Char(_))
+        && !key
+            .modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+    // In a text field a plain character is text, whatever it is bound to.
+    let command = if typing && plain_char {
+        None
+    } else {
+        state.settings.keymap.command(&key)
+    };
+
+    if state.help {
+        if matches!(command, Some(Command::Help | Command::Back | Command::Quit)) {
+            state.help = false;
+        }
+        return Vec::new();
+    }
+    if command == Some(Command::Help) {
+        state.help = true;
+        return Vec::new();
+    }
+    if state.lock.is_some() {
+        return lock_key(state, key, command);
+    }
+    if command == Some(Command::Lock) && state.live.is_some() {
+        return lock_now(state);
+    }
+    screen_key(state, key, command)
+}
+
+fn on_paste(state: &mut State, text: &str) {
+    if let Some(lock) = &mut state.lock {
+        lock.paste(text);
+        return;
+    }
+    match &mut state.screen {
+        Screen::Login(s) => s.paste(text),
+        Screen::Code(s) => s.paste(text),
+        Screen::Enroll(s) => s.paste(text),
+        Screen::Account(s) => s.paste(text),
+        Screen::BackupCodes(_) => {}
+    }
+}
+
+fn screen_key(state: &mut State, key: KeyEvent, command: Option<Command>) -> Vec<Effect> {
+    let ticket = state.ticket();
+    match &mut state.screen {
+        Screen::Login(s) => match s.key(key, command) {
+            login::Intent::Nothing => Vec::new(),
+            login::Intent::SignIn { email, password } => {
+                s.waiting = Some(ticket);
+                vec![Effect::Login {
+                    ticket,
+                    email,
+                    password,
+                }]
+            }
+        },
+        Screen::Code(s) => match s.key(key, command) {
+            code::Intent::Nothing => Vec::new(),
+            code::Intent::Cancel => {
+                state.to_login(None);
+                Vec::new()
+            }
+            code::Intent::Submit(code) => {
+                s.waiting = Some(ticket);
+                vec![Effect::SubmitCode {
+                    ticket,
+                    pending: s.pending.clone(),
+                    code,
+                }]
+            }
+        },
+        Screen::Enroll(s) => {
+            match s.key(key, command) {
+                enroll::Intent::Nothing => Vec::new(),
+                enroll::Intent::Cancel => {
+                    if matches!(s.purpose, EnrollFor::Login(_)) {
+                        state.to_login(Some(Note::Info("Sign-in cancelled: this account cannot be used without an authenticator.".into())));
+                        Vec::new()
+                    } else {
+                        show_account(state)
+                    }
+                }
+                enroll::Intent::Confirm(code) => {
+                    let Some(ready) = &s.ready else {
+                        return Vec::new();
+                    };
+                    let enrollment = ready.enrollment.clone();
+                    s.waiting = Some(ticket);
+                    match &s.purpose {
+                        EnrollFor::Login(pending) => {
+                            vec![Effect::CompleteEnrollment {
+                                ticket,
+                                pending: pending.clone(),
+                                enrollment,
+                                code,
+                            }]
+                        }
+                        EnrollFor::Account => match &state.live {
+                            Some(live) => vec![Effect::AddDevice {
+                                ticket,
+                                session: live.session.clone(),
+                                enrollment,
+                                code,
+                            }],
+                            None => Vec::new(),
+                        },
+                    }
+                }
+            }
+        }
+        Screen::BackupCodes(s) => {
+            if s.key(command) {
+                show_account(state)
+            } else {
+                Vec::new()
+            }
+        }
+        Screen::Account(s) => {
+            let Some(live) = &state.live else {
+                return Vec::new();
+            };
+            let session = live.session.clone();
+            match s.key(key, command) {
+                account::Intent::Nothing => Vec::new(),
+                account::Intent::Quit => leave(state, Leave::Logout),
+                account::Intent::Reload => {
+                    s.waiting = Some(ticket);
+                    vec![Effect::LoadDevices { ticket, session }]
+                }
+                account::Intent::AddDevice => {
+                    let role = session.user.role.label();
+                    state.screen = Screen::Enroll(Enroll::new(EnrollFor::Account, ticket, role));
+                    vec![Effect::PrepareEnrollment {
+                        ticket,
+                        account: session.user.email.clone(),
+                    }]
+                }
+                account::Intent::Rename { device, name } => {
+                    s.waiting = Some(ticket);
+                    vec![Effect::RenameDevice {
+                        ticket,
+                        session,
+                        device,
+                        name,
+                    }]
+                }
+                account::Intent::Remove {
+                    device,
+                    password,
+                    code,
+                } => {
+                    s.waiting = Some(ticket);
+                    vec![Effect::RemoveDevice {
+                        ticket,
+                        session,
+                        device,
+                        password,
+                        code,
+                    }]
+                }
+            }
+        }
+    }
+}
+
+fn lock_key(state: &mut State, key: KeyEvent, command: Option<Command>) -> Vec<Effect> {
+    let ticket = state.ticket();
+    let (Some(lock), Some(live)) = (&mut state.lock, &state.live) else {
+        return Vec::new();
+    };
+    match lock.key(key, command) {
+        lock::Intent::Nothing => Vec::new(),
+        lock::Intent::Unlock(password) => {
+            lock.waiting = Some(ticket);
+            vec![Effect::Unlock {
+                ticket,
+                session: live.session.clone(),
+                password,
+            }]
+        }
+    }
+}
+
+/// Hides everything behind the lock screen and records it (SESSION_LOCKED).
+fn lock_now(state: &mut State) -> Vec<Effect> {
+    let Some(live) = &state.live else {
+        return Vec::new();
+    };
+    let session = live.session.clone();
+    state.lock = Some(LockScreen::new(state.settings.idle_lock.as_secs() / 60));
+    state.help = false;
+    state.dirty = true;
+    let ticket = state.ticket();
+    vec![Effect::RecordLock { ticket, session }]
+}
+
+fn show_account(state: &mut State) -> Vec<Effect> {
+    let Some(live) = &state.live else {
+        state.to_login(None);
+        return Vec::new();
+    };
+    let session = live.session.clone();
+    let ticket = state.ticket();
+    let mut account = account::Account::new();
+    account.waiting = Some(ticket);
+    state.screen = Screen::Account(account);
+    vec![Effect::LoadDevices { ticket, session }]
+}
+
+/// Ends the session (if any) and leaves once the database has recorded it, or after a grace period.
+fn leave(state: &mut State, why: Leave) -> Vec<Effect> {
+    if state.leaving.is_some() {
+        return Vec::new();
+    }
+    state.leaving = Some((why, state.now));
+    state.dirty = true;
+    match &state.live {
+        Some(live) => {
+            let session = live.session.clone();
+            let ticket = state.ticket();
+            vec![Effect::EndSession {
+                ticket,
+                session,
+                reason: why.reason(),
+            }]
+        }
+        None => vec![Effect::Exit],
+    }
+}
+
+fn on_tick(state: &mut State) -> Vec<Effect> {
+    state.ticks += 1;
+    let now = state.now;
+    if let Some((_, since)) = state.leaving {
+        return if now.saturating_duration_since(since) >= LEAVE_GRACE {
+            vec![Effect::Exit]
+        } else {
+            Vec::new()
+        };
+    }
+    // Redraw for the spinner while waiting, and once a second for the idle countdown.
+    if waiting(state) || state.ticks.is_multiple_of(4) {
+        state.dirty = true;
+    }
+    if state.live.is_none() {
+        return Vec::new();
+    }
+    let mut effects = session_chores(state);
+    if state.lock.is_none() && state.idle_left().is_some_and(|left| left.is_zero()) {
+        effects.extend(lock_now(state));
+    }
+    effects
+}
+
+/// The periodic database work of a live session: the revocation check and the activity stamp.
+fn session_chores(state: &mut State) -> Vec<Effect> {
+    let now = state.now;
+    let mut effects = Vec::new();
+    let due_check = state.live.as_ref().is_some_and(|l| {
+        l.check_waiting.is_none() && now.saturating_duration_since(l.last_check) >= SESSION_CHECK
+    });
+    if due_check {
+        let ticket = state.ticket();
+        if let Some(live) = &mut state.live {
+            live.last_check = now;
+            live.check_waiting = Some(ticket);
+            effects.push(Effect::CheckSession {
+                ticket,
+                session: live.session.clone(),
+            });
+        }
+    }
+    let due_touch = state.live.as_ref().is_some_and(|l| {
+        now.saturating_duration_since(l.last_touch) >= TOUCH_EVERY && l.last_input > l.last_touch
+    });
+    if due_touch {
+        let ticket = state.ticket();
+        if let Some(live) = &mut state.live {
+            live.last_touch = now;
+            effects.push(Effect::Touch {
+                ticket,
+                session: live.session.clone(),
+            });
+        }
+    }
+    effects
+}
+
+fn waiting(state: &State) -> bool {
+    if let Some(lock) = &state.lock {
+        return lock.waiting.is_some();
+    }
+    match &state.screen {
+        Screen::Login(s) => s.waiting.is_some(),
+        Screen::Code(s) => s.waiting.is_some(),
+        Screen::Enroll(s) => s.waiting.is_some(),
+        Screen::Account(s) => s.waiting.is_some() || !s.loaded,
+        Screen::BackupCodes(_) => false,
+    }
+}
+
+/// A database that does not answer is said so, in words, and the work can be tried again.
+fn trouble(state: &mut State, e: &ServiceError) -> Note {
+    let text = match e {
+        ServiceError::Database(DbError::Connect { .. })
+        | ServiceError::Database(DbError::Query(_)) => {
+            state.db_trouble = Some("database not answering".into());
+            format!("The database did not answer ({e}). Nothing was changed; try again.")
+        }
+        other => other.to_string(),
+    };
+    Note::Error(text)
+}
+
+fn auth_note(state: &mut State, e: &AuthError) -> Note {
+    match e {
+        AuthError::Service(s) => trouble(state, s),
+        other => Note::Error(other.to_string()),
+    }
+}
+
+fn answered(state: &mut State) {
+    state.db_trouble = None;
+}
+
+fn on_done(state: &mut State, ticket: Ticket, outcome: Outcome) -> Vec<Effect> {
+    match outcome {
+        Outcome::SessionEnded => {
+            return if state.leaving.is_some() {
+                vec![Effect::Exit]
+            } else {
+                Vec::new()
+            };
+        }
+        Outcome::SessionState(result) => return session_state(state, ticket, result),
+        Outcome::Recorded(result) => {
+            match result {
+                Ok(()) => answered(state),
+                Err(e) => {
+                    trouble(state, &e);
+                }
+            }
+            return Vec::new();
+        }
+        Outcome::Unlocked(result) => return unlocked(state, ticket, result),
+        _ => {}
+    }
+    match (&mut state.screen, outcome) {
+        (Screen::Login(s), Outcome::Login(result)) if s.waiting == Some(ticket) => {
+            s.waiting = None;
+            match result {
+                Ok(LoginStep::LoggedIn(session)) => {
+                    answered(state);
+                    let account = state.logged_in(session);
+                    state.screen = Screen::Account(account);
+                    show_account(state)
+                }
+                Ok(LoginStep::NeedsCode(pending)) => {
+                    answered(state);
+                    state.screen = Screen::Code(code::Code::new(pending));
+                    Vec::new()
+                }
+                Ok(LoginStep::NeedsEnrollment(pending)) => {
+                    answered(state);
+                    let role = pending.user.role.label();
+                    let account = pending.user.email.clone();
+                    let prepare = state.ticket();
+                    state.screen =
+                        Screen::Enroll(Enroll::new(EnrollFor::Login(pending), prepare, role));
+                    vec![Effect::PrepareEnrollment {
+                        ticket: prepare,
+                        account,
+                    }]
+                }
+                Err(e) => {
+                    let note = auth_note(state, &e);
+                    if let Screen::Login(s) = &mut state.screen {
+                        s.note = Some(note);
+                        s.focus = 1;
+                    }
+                    Vec::new()
+                }
+            }
+        }
+        (Screen::Enroll(s), Outcome::EnrollmentReady(result)) if s.waiting == Some(ticket) => {
+            s.waiting = None;
+            match result.map_err(|e| e.to_string()).and_then(Ready::new) {
+                Ok(ready) => s.ready = Some(ready),
+                Err(e) => s.note = Some(Note::Error(e)),
+            }
+            Vec::new()
+        }
+        (Screen::Code(s), Outcome::Code(result)) if s.waiting == Some(ticket) => {
+            s.waiting = None;
+            match result {
+                Ok(session) => {
+                    answered(state);
+                    state.logged_in(session);
+                    show_account(state)
+                }
+                Err(AuthError::WrongCode) => {
+                    s.note = Some(Note::Error(AuthError::WrongCode.to_string()));
+                    Vec::new()
+                }
+                Err(e @ (AuthError::Refused | AuthError::TimedOut)) => {
+                    state.to_login(Some(Note::Error(e.to_string())));
+                    Vec::new()
+                }
+                Err(e) => {
+                    let note = auth_note(state, &e);
+                    if let Screen::Code(s) = &mut state.screen {
+                        s.note = Some(note);
+                    }
+                    Vec::new()
+                }
+            }
+        }
+        (Screen::Enroll(s), Outcome::Enrolled(result)) if s.waiting == Some(ticket) => {
+            s.waiting = None;
+            match result {
+                Ok((session, codes)) => {
+                    answered(state);
+                    state.logged_in(session);
+                    state.screen = Screen::BackupCodes(Backup { codes: codes.0 });
+                    Vec::new()
+                }
+                Err(AuthError::WrongCode) => {
+                    s.note = Some(Note::Error(AuthError::WrongCode.to_string()));
+                    Vec::new()
+                }
+                Err(e @ (AuthError::Refused | AuthError::TimedOut)) => {
+                    state.to_login(Some(Note::Error(e.to_string())));
+                    Vec::new()
+                }
+                Err(e) => {
+                    let note = auth_note(state, &e);
+                    if let Screen::Enroll(s) = &mut state.screen {
+                        s.note = Some(note);
+                    }
+                    Vec::new()
+                }
+            }
+        }
+        (Screen::Enroll(s), Outcome::DeviceAdded(result)) if s.waiting == Some(ticket) => {
+            s.waiting = None;
+            match result {
+                Ok(Some(codes)) => {
+                    answered(state);
+                    state.screen = Screen::BackupCodes(Backup { codes: codes.0 });
+                    Vec::new()
+                }
+                Ok(None) => {
+                    answered(state);
+                    show_account(state)
+                }
+                Err(e) => {
+                    let note = trouble(state, &e);
+                    if let Screen::Enroll(s) = &mut state.screen {
+                        s.note = Some(note);
+                    }
+                    Vec::new()
+                }
+            }
+        }
+        (Screen::Account(s), Outcome::Devices(result)) if s.waiting == Some(ticket) => {
+            s.waiting = None;
+            match result {
+                Ok((devices, left)) => {
+                    s.devices = devices;
+                    s.backup_left = left;
+                    s.loaded = true;
+                    s.selected = s.selected.min(s.devices.len().saturating_sub(1));
+                    answered(state);
+                }
+                Err(e) => {
+                    let note = trouble(state, &e);
+                    if let Screen::Account(s) = &mut state.screen {
+                        s.note = Some(note);
+                    }
+                }
+            }
+            Vec::new()
+        }
+        (Screen::Account(s), Outcome::DeviceChanged(result)) if s.waiting == Some(ticket) => {
+            s.waiting = None;
+            match result {
+                Ok(()) => {
+                    answered(state);
+                    let effects = show_account(state);
+                    if let Screen::Account(s) = &mut state.screen {
+                        s.note = Some(Note::Info("Saved.".into()));
+                    }
+                    effects
+                }
+                Err(e) => {
+                    let note = trouble(state, &e);
+                    if let Screen::Account(s) = &mut state.screen {
+                        s.note = Some(note);
+                    }
+                    Vec::new()
+                }
+            }
+        }
+        // A result nobody waits for any more (the person moved on): dropped.
+        _ => Vec::new(),
+    }
+}
+
+fn session_state(
+    state: &mut State,
+    ticket: Ticket,
+    result: Result<SessionState, ServiceError>,
+) -> Vec<Effect> {
+    let Some(live) = &mut state.live else {
+        return Vec::new();
+    };
+    if live.check_waiting != Some(ticket) {
+        return Vec::new();
+    }
+    live.check_waiting = None;
+    match result {
+        Ok(SessionState::Active) => {
+            answered(state);
+            Vec::new()
+        }
+        Ok(SessionState::Revoked { reason }) => {
+            state.dirty = true;
+            state.to_login(Some(Note::Info(format!(
+                "Your session was ended ({reason}). Sign in again to continue."
+            ))));
+            Vec::new()
+        }
+        Ok(SessionState::Expired) => {
+            state.dirty = true;
+            state.to_login(Some(Note::Info(
+                "Your session reached its time limit. Sign in again to continue.".into(),
+            )));
+            Vec::new()
+        }
+        Err(e) => {
+            // The database is away: keep the session, say so, and check again at the next interval.
+            trouble(state, &e);
+            state.dirty = true;
+            Vec::new()
+        }
+    }
+}
+
+fn unlocked(state: &mut State, ticket: Ticket, result: Result<bool, ServiceError>) -> Vec<Effect> {
+    let Some(lock) = &mut state.lock else {
+        return Vec::new();
+    };
+    if lock.waiting != Some(ticket) {
+        return Vec::new();
+    }
+    lock.waiting = None;
+    match result {
+        Ok(true) => {
+            answered(state);
+            state.lock = None;
+            if let Some(live) = &mut state.live {
+                live.last_input = state.now;
+            }
+            Vec::new()
+        }
+        Ok(false) => {
+            lock.wrong += 1;
+            if lock.wrong >= lock::MAX_TRIES {
+                let effects = match &state.live {
+                    Some(live) => {
+                        let session = live.session.clone();
+                        let ticket = state.ticket();
+                        vec![Effect::EndSession {
+                            ticket,
+                            session,
+                            reason: "wrong password at the lock screen",
+                        }]
+                    }
+                    None => Vec::new(),
+                };
+                state.to_login(Some(Note::Error(
+                    "Three wrong passwords at the lock screen: you have been logged out.".into(),
+                )));
+                effects
+            } else {
+                lock.note = Some(Note::Error("That password is not right.".into()));
+                Vec::new()
+            }
+        }
+        Err(e) => {
+            let note = trouble(state, &e);
+            if let Some(lock) = &mut state.lock {
+                lock.note = Some(note);
+            }
+            Vec::new()
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! Small drawing pieces shared by the screens.
+
+pub mod field;
+pub mod qr;
