@@ -6,6 +6,7 @@ mod harness;
 mod auth;
 mod cli;
 mod cluster;
+mod console;
 mod door;
 mod logging;
 mod migrations;

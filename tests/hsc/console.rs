@@ -1,0 +1,233 @@
+//! End to end: the real `hsc` binary in a pseudo-terminal against real PostgreSQL. A physician
+//! enrolls TOTP by reading the secret off the screen, quits, logs in again with a computed code,
+//! and the terminal's modes are restored each time.
+
+use std::io::{Read, Write};
+use std::num::NonZeroU16;
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
+
+use crate::harness::{Home, TEST_ENCRYPTION_KEY, TestDb};
+
+const ROWS: u16 = 30;
+const COLS: u16 = 100;
+
+struct Console {
+    master: Box<dyn MasterPty + Send>,
+    writer: Box<dyn Write + Send>,
+    output: Receiver<Vec<u8>>,
+    parser: vt100::Parser,
+    raw: Vec<u8>,
+    child: Box<dyn Child + Send + Sync>,
+}
+
+impl Console {
+    fn start(home: &Home, url: &str) -> Console {
+        let pair = native_pty_system()
+            .openpty(PtySize { rows: ROWS, cols: COLS, pixel_width: 0, pixel_height: 0 })
+            .unwrap();
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_hsc"));
+        cmd.env_clear();
+        for (k, v) in [
+            ("PATH", std::env::var("PATH").unwrap_or_default()),
+            ("HOME", home.path().display().to_string()),
+            ("TERM", "xterm-256color".to_string()),
+            ("LANG", "C.UTF-8".to_string()),
+            ("HSC_DATA_DIR", home.data_dir().display().to_string()),
+            ("HSC_CONFIG_DIR", home.path().join("config").display().to_string()),
+            ("DATABASE_URL", url.to_string()),
+            ("ENCRYPTION_KEY", TEST_ENCRYPTION_KEY.to_string()),
+        ] {
+            cmd.env(k, v);
+        }
+        cmd.cwd(home.path());
+        let child = pair.slave.spawn_command(cmd).unwrap();
+        drop(pair.slave);
+        let mut reader = pair.master.try_clone_reader().unwrap();
+        let writer = pair.master.take_writer().unwrap();
+        let (tx, output) = channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            loop {
+                match reader.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if tx.send(buf[..n].to_vec()).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        Console {
+            master: pair.master,
+            writer,
+            output,
+            parser: vt100::Parser::new(NonZeroU16::new(ROWS).unwrap(), NonZeroU16::new(COLS).unwrap(), 0),
+            raw: Vec::new(),
+            child,
+        }
+    }
+
+    fn pump(&mut self, wait: Duration) {
+        if let Ok(bytes) = self.output.recv_timeout(wait) {
+            self.parser.process(&bytes);
+            self.raw.extend_from_slice(&bytes);
+        }
+    }
+
+    fn screen(&self) -> String {
+        self.parser.screen().contents()
+    }
+
+    /// Waits until the screen shows `text`; returns the screen.
+    #[track_caller]
+    fn wait_for(&mut self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if self.screen().contains(text) {
+                return self.screen();
+            }
+            self.pump(Duration::from_millis(100));
+        }
+        panic!("{text:?} did not appear; the screen shows:\n{}", self.screen());
+    }
+
+    fn send(&mut self, text: &str) {
+        self.writer.write_all(text.as_bytes()).unwrap();
+        self.writer.flush().unwrap();
+    }
+
+    /// Waits for the process to end, still reading its output; returns the exit code.
+    fn exit_code(&mut self) -> u32 {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            self.pump(Duration::from_millis(50));
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // Whatever was still in flight.
+                for _ in 0..10 {
+                    self.pump(Duration::from_millis(20));
+                }
+                return status.exit_code();
+            }
+            assert!(Instant::now() < deadline, "hsc did not exit; the screen shows:\n{}", self.screen());
+        }
+    }
+
+    /// True when the terminal is back in cooked mode (line editing and echo on).
+    fn cooked(&self) -> bool {
+        use nix::sys::termios::{LocalFlags, tcgetattr};
+        use std::os::fd::BorrowedFd;
+        let fd = self.master.as_raw_fd().unwrap();
+        // The master's descriptor stays open for the lifetime of `self`.
+        let attrs = tcgetattr(unsafe { BorrowedFd::borrow_raw(fd) }).unwrap();
+        attrs.local_flags.contains(LocalFlags::ICANON | LocalFlags::ECHO)
+    }
+}
+
+/// Eight groups of four base32 characters: the secret as the enrollment screen shows it.
+fn secret_on(screen: &str) -> Vec<u8> {
+    let groups: Vec<&str> = screen
+        .split_whitespace()
+        .filter(|w| w.len() == 4 && w.bytes().all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b)))
+        .collect();
+    let text = groups.windows(8).next().map(|w| w.concat()).expect("the secret is on the screen");
+    totp_rs::Secret::try_from_base32(&text).unwrap().to_vec()
+}
+
+fn code_at(secret: &[u8], unix: u64) -> String {
+    totp_rs::Builder::new()
+        .with_secret(secret.to_vec())
+        .with_account_name("dr.smith@healthystellar.com")
+        .with_issuer(Some("Healthy Stellar"))
+        .build()
+        .unwrap()
+        .generate(unix)
+        .to_string()
+}
+
+fn now() -> u64 {
+    chrono::Utc::now().timestamp() as u64
+}
+
+#[tokio::test]
+async fn a_physician_enrolls_totp_then_signs_in_with_a_computed_code() {
+    let (tdb, _svc) = TestDb::seeded().await;
+    let home = Home::new();
+
+    let mut c = Console::start(&home, &tdb.url());
+    c.wait_for("Email:");
+    assert!(!c.cooked(), "the console runs in raw mode");
+    c.send("dr.smith@healthystellar.com\tTest123!@#\r");
+    let screen = c.wait_for("Secret:");
+    assert!(screen.contains("Physician accounts must use two-factor sign-in."), "{screen}");
+    let secret = secret_on(&screen);
+    assert_eq!(secret.len(), 20, "160-bit secret");
+    let enrolled_at = now();
+    c.send(&format!("{}\r", code_at(&secret, enrolled_at)));
+    let screen = c.wait_for("Save these backup codes now");
+    let backup = screen
+        .split_whitespace()
+        .find(|w| w.len() == 19 && w.matches('-').count() == 3)
+        .expect("a backup code")
+        .to_string();
+    c.send("\r");
+    c.wait_for("Authenticator app");
+    c.send("q");
+    assert_eq!(c.exit_code(), 0);
+    assert!(c.cooked(), "line editing and echo are restored");
+    let raw = String::from_utf8_lossy(&c.raw);
+    let entered = raw.find("\x1b[?1049h").expect("entered the alternate screen");
+    let left = raw.rfind("\x1b[?1049l").expect("left the alternate screen");
+    assert!(left > entered);
+    assert!(raw[left..].contains("\x1b[?25h"), "the cursor is shown again");
+
+    // Again, with the code of the next time step (the enrollment's own step is spent).
+    let mut c = Console::start(&home, &tdb.url());
+    c.wait_for("Email:");
+    c.send("dr.smith@healthystellar.com\tTest123!@#\r");
+    c.wait_for("Enter the 6-digit code");
+    c.send(&format!("{}\r", code_at(&secret, enrolled_at + 30)));
+    let screen = c.wait_for("Authenticator app");
+    assert!(screen.contains("10 backup codes left"), "{screen}");
+    c.send("\x03");
+    assert_eq!(c.exit_code(), 0);
+    assert!(c.cooked());
+
+    // A backup code works once, from a third console.
+    let mut c = Console::start(&home, &tdb.url());
+    c.wait_for("Email:");
+    c.send("dr.smith@healthystellar.com\tTest123!@#\r");
+    c.wait_for("Enter the 6-digit code");
+    c.send(&format!("{backup}\r"));
+    let screen = c.wait_for("Authenticator app");
+    assert!(screen.contains("9 backup codes left"), "{screen}");
+    c.send("q");
+    assert_eq!(c.exit_code(), 0);
+
+    let mut admin = tdb.admin().await;
+    let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT action, details->>'reason' FROM audit_logs WHERE action IN ('MFA_ENABLED', 'LOGIN', 'LOGOUT', 'BACKUP_CODE_USED') ORDER BY seq",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    let expected: Vec<(String, Option<String>)> = [
+        ("MFA_ENABLED", None),
+        ("LOGIN", None),
+        ("LOGOUT", Some("logout")),
+        ("LOGIN", None),
+        ("LOGOUT", Some("ctrl-c")),
+        ("BACKUP_CODE_USED", None),
+        ("LOGIN", None),
+        ("LOGOUT", Some("logout")),
+    ]
+    .iter()
+    .map(|(a, r)| (a.to_string(), r.map(String::from)))
+    .collect();
+    assert_eq!(rows, expected);
+    let open: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions WHERE is_active").fetch_one(&mut admin).await.unwrap();
+    assert_eq!(open, 0, "every console ended its session");
+}
