@@ -529,3 +529,65 @@ fn help_is_generated_from_the_live_keymap() {
     c.key(KeyCode::Esc);
     assert!(!c.state.help);
 }
+
+#[test]
+fn a_database_outage_is_said_in_words_and_cleared_when_it_answers() {
+    use crate::db::DbError;
+    use crate::services::ServiceError;
+    let mut c = Console::logged_in((120, 40));
+    c.wait(Duration::from_secs(30));
+    let t = c.ticket();
+    let down = ServiceError::Database(DbError::Connect {
+        target: "hsc@db/hsc".into(),
+        reason: "connection refused".into(),
+    });
+    c.send(Msg::Done(t, Outcome::SessionState(Err(down))));
+    assert!(c.state.live.is_some(), "an outage does not log anyone out");
+    assert!(
+        c.screen().contains("!! DATABASE NOT ANSWERING"),
+        "{}",
+        c.screen()
+    );
+    c.key(KeyCode::Char('j'));
+    c.wait(Duration::from_secs(30));
+    assert!(
+        c.effects.iter().any(|e| matches!(e, Effect::Touch { .. })),
+        "activity is stamped at most once a minute"
+    );
+    let t = c
+        .effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::CheckSession { ticket, .. } => Some(*ticket),
+            _ => None,
+        })
+        .expect("checked again after 30 seconds");
+    c.send(Msg::Done(
+        t,
+        Outcome::SessionState(Ok(SessionState::Active)),
+    ));
+    assert!(!c.screen().contains("NOT ANSWERING"));
+}
+
+#[test]
+fn no_color_leaves_only_emphasis() {
+    let theme = Theme::choose(true, Some("high-contrast")).unwrap();
+    assert_eq!(theme.palette, Palette::Monochrome);
+    for style in [
+        theme.base,
+        theme.title,
+        theme.focus,
+        theme.error,
+        theme.info,
+        theme.key,
+        theme.selected,
+        theme.status,
+    ] {
+        assert_eq!((style.fg, style.bg), (None, None), "{style:?}");
+    }
+    assert_eq!(
+        Theme::choose(false, Some("high-contrast")).unwrap().palette,
+        Palette::HighContrast
+    );
+    assert!(Theme::choose(false, Some("neon")).is_err());
+}

@@ -582,3 +582,43 @@ async fn user_create_enforces_the_password_rules_and_is_audited() {
         "hsc: no user has the email nobody@example.com"
     );
 }
+
+#[tokio::test]
+async fn reset_mfa_removes_every_device_and_the_next_login_enrolls_again() {
+    let (tdb, svc) = TestDb::seeded().await;
+    enroll(&svc, "nurse.williams@healthystellar.com").await;
+    let home = Home::new();
+    let mut c = home.hsc(&["user", "reset-mfa", "Nurse.Williams@healthystellar.com"]);
+    c.env("DATABASE_URL", tdb.url())
+        .env("ENCRYPTION_KEY", TEST_ENCRYPTION_KEY);
+    assert!(
+        run(c)
+            .success()
+            .stdout
+            .starts_with("removed 1 MFA device(s)")
+    );
+    let mut admin = tdb.admin().await;
+    let (devices, codes, enabled): (i64, i64, bool) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM mfa_devices), (SELECT count(*) FROM mfa_backup_codes), mfa_enabled \
+         FROM users WHERE email = 'nurse.williams@healthystellar.com'",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!((devices, codes, enabled), (0, 0, false));
+    assert_eq!(
+        tdb.audit_actions().await.last().map(String::as_str),
+        Some("MFA_DISABLED")
+    );
+    assert!(matches!(
+        auth::login(
+            &svc,
+            &client(),
+            "nurse.williams@healthystellar.com",
+            PASSWORD
+        )
+        .await
+        .unwrap(),
+        LoginStep::NeedsEnrollment(_)
+    ));
+}

@@ -194,3 +194,37 @@ fn migrate_new_creates_a_timestamped_pair_in_migrations() {
     let line = run(home.hsc(&["migrate", "new", "Add Phone"])).one_sentence_failure();
     assert!(line.contains("must be 1 to 60 lowercase letters"), "{line}");
 }
+
+#[tokio::test]
+async fn an_unknown_keymap_command_or_theme_stops_the_console_with_a_sentence() {
+    let tdb = TestDb::migrated().await;
+    let home = Home::new();
+    std::fs::create_dir_all(home.path().join("config")).unwrap();
+    std::fs::write(
+        home.path().join("config/config.toml"),
+        "[keymap]\nteleport = \"t\"\n",
+    )
+    .unwrap();
+    let mut c = home.hsc(&[]);
+    c.env("DATABASE_URL", tdb.url());
+    let line = run(c).one_sentence_failure();
+    assert!(
+        line.contains("config.toml [keymap] names \"teleport\", which is not a command"),
+        "{line}"
+    );
+
+    std::fs::write(
+        home.path().join("config/config.toml"),
+        "[keymap]\nlock = \"f12\"\n",
+    )
+    .unwrap();
+    let mut c = home.hsc(&[]);
+    c.env("DATABASE_URL", tdb.url()).env("HSC_THEME", "neon");
+    let line = run(c).one_sentence_failure();
+    assert!(
+        line.starts_with(
+            "hsc: HSC_THEME (from the environment) must be default, high-contrast or monochrome"
+        ),
+        "{line}"
+    );
+}

@@ -26,7 +26,12 @@ struct Console {
 impl Console {
     fn start(home: &Home, url: &str) -> Console {
         let pair = native_pty_system()
-            .openpty(PtySize { rows: ROWS, cols: COLS, pixel_width: 0, pixel_height: 0 })
+            .openpty(PtySize {
+                rows: ROWS,
+                cols: COLS,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
             .unwrap();
         let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_hsc"));
         cmd.env_clear();
@@ -36,7 +41,10 @@ impl Console {
             ("TERM", "xterm-256color".to_string()),
             ("LANG", "C.UTF-8".to_string()),
             ("HSC_DATA_DIR", home.data_dir().display().to_string()),
-            ("HSC_CONFIG_DIR", home.path().join("config").display().to_string()),
+            (
+                "HSC_CONFIG_DIR",
+                home.path().join("config").display().to_string(),
+            ),
             ("DATABASE_URL", url.to_string()),
             ("ENCRYPTION_KEY", TEST_ENCRYPTION_KEY.to_string()),
         ] {
@@ -65,7 +73,11 @@ impl Console {
             master: pair.master,
             writer,
             output,
-            parser: vt100::Parser::new(NonZeroU16::new(ROWS).unwrap(), NonZeroU16::new(COLS).unwrap(), 0),
+            parser: vt100::Parser::new(
+                NonZeroU16::new(ROWS).unwrap(),
+                NonZeroU16::new(COLS).unwrap(),
+                0,
+            ),
             raw: Vec::new(),
             child,
         }
@@ -92,7 +104,10 @@ impl Console {
             }
             self.pump(Duration::from_millis(100));
         }
-        panic!("{text:?} did not appear; the screen shows:\n{}", self.screen());
+        panic!(
+            "{text:?} did not appear; the screen shows:\n{}",
+            self.screen()
+        );
     }
 
     fn send(&mut self, text: &str) {
@@ -112,7 +127,11 @@ impl Console {
                 }
                 return status.exit_code();
             }
-            assert!(Instant::now() < deadline, "hsc did not exit; the screen shows:\n{}", self.screen());
+            assert!(
+                Instant::now() < deadline,
+                "hsc did not exit; the screen shows:\n{}",
+                self.screen()
+            );
         }
     }
 
@@ -123,7 +142,9 @@ impl Console {
         let fd = self.master.as_raw_fd().unwrap();
         // The master's descriptor stays open for the lifetime of `self`.
         let attrs = tcgetattr(unsafe { BorrowedFd::borrow_raw(fd) }).unwrap();
-        attrs.local_flags.contains(LocalFlags::ICANON | LocalFlags::ECHO)
+        attrs
+            .local_flags
+            .contains(LocalFlags::ICANON | LocalFlags::ECHO)
     }
 }
 
@@ -131,9 +152,17 @@ impl Console {
 fn secret_on(screen: &str) -> Vec<u8> {
     let groups: Vec<&str> = screen
         .split_whitespace()
-        .filter(|w| w.len() == 4 && w.bytes().all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b)))
+        .filter(|w| {
+            w.len() == 4
+                && w.bytes()
+                    .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
+        })
         .collect();
-    let text = groups.windows(8).next().map(|w| w.concat()).expect("the secret is on the screen");
+    let text = groups
+        .windows(8)
+        .next()
+        .map(|w| w.concat())
+        .expect("the secret is on the screen");
     totp_rs::Secret::try_from_base32(&text).unwrap().to_vec()
 }
 
@@ -162,7 +191,10 @@ async fn a_physician_enrolls_totp_then_signs_in_with_a_computed_code() {
     assert!(!c.cooked(), "the console runs in raw mode");
     c.send("dr.smith@healthystellar.com\tTest123!@#\r");
     let screen = c.wait_for("Secret:");
-    assert!(screen.contains("Physician accounts must use two-factor sign-in."), "{screen}");
+    assert!(
+        screen.contains("Physician accounts must use two-factor sign-in."),
+        "{screen}"
+    );
     let secret = secret_on(&screen);
     assert_eq!(secret.len(), 20, "160-bit secret");
     let enrolled_at = now();
@@ -179,10 +211,15 @@ async fn a_physician_enrolls_totp_then_signs_in_with_a_computed_code() {
     assert_eq!(c.exit_code(), 0);
     assert!(c.cooked(), "line editing and echo are restored");
     let raw = String::from_utf8_lossy(&c.raw);
-    let entered = raw.find("\x1b[?1049h").expect("entered the alternate screen");
+    let entered = raw
+        .find("\x1b[?1049h")
+        .expect("entered the alternate screen");
     let left = raw.rfind("\x1b[?1049l").expect("left the alternate screen");
     assert!(left > entered);
-    assert!(raw[left..].contains("\x1b[?25h"), "the cursor is shown again");
+    assert!(
+        raw[left..].contains("\x1b[?25h"),
+        "the cursor is shown again"
+    );
 
     // Again, with the code of the next time step (the enrollment's own step is spent).
     let mut c = Console::start(&home, &tdb.url());
@@ -228,6 +265,61 @@ async fn a_physician_enrolls_totp_then_signs_in_with_a_computed_code() {
     .map(|(a, r)| (a.to_string(), r.map(String::from)))
     .collect();
     assert_eq!(rows, expected);
-    let open: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions WHERE is_active").fetch_one(&mut admin).await.unwrap();
+    let open: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions WHERE is_active")
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
     assert_eq!(open, 0, "every console ended its session");
+}
+
+#[tokio::test]
+async fn resizing_and_sigterm_are_handled_and_the_session_ends() {
+    let (tdb, _svc) = TestDb::seeded().await;
+    let home = Home::new();
+    let mut c = Console::start(&home, &tdb.url());
+    c.wait_for("Email:");
+    // A patient needs no second factor by default.
+    c.send("patient2@example.com\tTest123!@#\r");
+    c.wait_for("Bob Baker");
+    c.master
+        .resize(PtySize {
+            rows: 20,
+            cols: 60,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .unwrap();
+    c.parser
+        .screen_mut()
+        .set_size(NonZeroU16::new(20).unwrap(), NonZeroU16::new(60).unwrap());
+    c.wait_for("Terminal too small: 60×20");
+    c.master
+        .resize(PtySize {
+            rows: ROWS,
+            cols: COLS,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .unwrap();
+    c.parser.screen_mut().set_size(
+        NonZeroU16::new(ROWS).unwrap(),
+        NonZeroU16::new(COLS).unwrap(),
+    );
+    c.wait_for("Bob Baker");
+    let pid = c.child.process_id().unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert_eq!(c.exit_code(), 0);
+    assert!(c.cooked(), "SIGTERM restores the terminal");
+    let mut admin = tdb.admin().await;
+    let reason: String = sqlx::query_scalar(
+        "SELECT details->>'reason' FROM audit_logs WHERE action = 'LOGOUT' ORDER BY seq DESC LIMIT 1",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(reason, "terminated");
 }
