@@ -246,3 +246,25 @@ fn show_masks_secrets() {
         "{text}"
     );
 }
+
+#[test]
+fn the_keymap_table_is_read_from_config_toml() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = dir.path().join("config.toml");
+    std::fs::write(
+        &toml,
+        "hsc_log = \"info\"\n[keymap]\nlock = \"f12\"\nquit = [\"q\", \"ctrl-q\"]\n",
+    )
+    .unwrap();
+    let mut s = sources(&[]);
+    s.read_config_file(&toml).unwrap();
+    let c = Config::from_sources(&s).unwrap();
+    assert_eq!(c.keymap.get("lock").map(String::as_str), Some("f12"));
+    assert_eq!(c.keymap.get("quit").map(String::as_str), Some("q,ctrl-q"));
+    std::fs::write(&toml, "[keymap]\nlock = 5\n").unwrap();
+    let e = sources(&[])
+        .read_config_file(&toml)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("[keymap] lock must be a key"), "{e}");
+}
