@@ -396,7 +396,12 @@ impl Home {
 
     /// The real `hsc` binary with a clean environment: nothing from the developer's shell leaks in.
     pub fn hsc(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hsc"));
+        self.command(Path::new(env!("CARGO_BIN_EXE_hsc")), args)
+    }
+
+    /// Like [`Home::hsc`], for a copy of the binary kept elsewhere.
+    pub fn command(&self, program: &Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new(program);
         for (key, _) in std::env::vars_os() {
             let key = key.to_string_lossy().to_string();
             let ours = key.starts_with("DB_")
