@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod crypto;
 pub mod db;
+pub mod fault;
 pub mod logging;
 pub mod services;
 pub mod tui;

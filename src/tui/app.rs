@@ -38,7 +38,12 @@ pub async fn run(svc: Arc<Services>, client: Client, settings: Settings) -> std:
         }
         let msg = tokio::select! {
             event = events.next() => match event {
-                Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => Msg::Key(key),
+                Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => {
+                    if key.code == crossterm::event::KeyCode::F(12) && crate::fault::armed("panic-on-f12") {
+                        panic!("fault injected: panic-on-f12");
+                    }
+                    Msg::Key(key)
+                }
                 Some(Ok(Event::Paste(text))) => Msg::Paste(text),
                 Some(Ok(Event::Resize(w, h))) => {
                     terminal.autoresize()?;

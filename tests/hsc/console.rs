@@ -25,6 +25,10 @@ struct Console {
 
 impl Console {
     fn start(home: &Home, url: &str) -> Console {
+        Console::start_with(home, url, &[])
+    }
+
+    fn start_with(home: &Home, url: &str, extra_env: &[(&str, &str)]) -> Console {
         let pair = native_pty_system()
             .openpty(PtySize {
                 rows: ROWS,
@@ -48,6 +52,9 @@ impl Console {
             ("DATABASE_URL", url.to_string()),
             ("ENCRYPTION_KEY", TEST_ENCRYPTION_KEY.to_string()),
         ] {
+            cmd.env(k, v);
+        }
+        for (k, v) in extra_env {
             cmd.env(k, v);
         }
         cmd.cwd(home.path());
@@ -322,4 +329,44 @@ async fn resizing_and_sigterm_are_handled_and_the_session_ends() {
     .await
     .unwrap();
     assert_eq!(reason, "terminated");
+}
+
+#[tokio::test]
+async fn sighup_and_a_panic_also_leave_the_terminal_as_it_was() {
+    let (tdb, _svc) = TestDb::seeded().await;
+    let home = Home::new();
+    let mut c = Console::start(&home, &tdb.url());
+    c.wait_for("Email:");
+    c.send("patient3@example.com\tTest123!@#\r");
+    c.wait_for("Carol Carter");
+    let pid = c.child.process_id().unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .unwrap();
+    assert_eq!(c.exit_code(), 0);
+    assert!(c.cooked(), "SIGHUP restores the terminal");
+    let mut admin = tdb.admin().await;
+    let reason: String =
+        sqlx::query_scalar("SELECT details->>'reason' FROM audit_logs WHERE action = 'LOGOUT' ORDER BY seq DESC LIMIT 1")
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+    assert_eq!(reason, "connection closed");
+
+    // A debug build panics on F12 when told to; the panic hook restores the terminal first.
+    let mut c = Console::start_with(&home, &tdb.url(), &[("HSC_FAULT", "panic-on-f12")]);
+    c.wait_for("Email:");
+    assert!(!c.cooked());
+    c.send("\x1b[24~");
+    assert_ne!(c.exit_code(), 0, "a panic is a failure");
+    assert!(c.cooked(), "the panic hook restored line editing and echo");
+    let raw = String::from_utf8_lossy(&c.raw);
+    // The hook restores before the message is printed (and the guard, unwinding, once more after).
+    let left = raw.find("\x1b[?1049l").expect("left the alternate screen");
+    assert!(
+        raw[left..].contains("fault injected: panic-on-f12"),
+        "the panic message is printed on the normal screen"
+    );
 }
