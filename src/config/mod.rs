@@ -541,7 +541,9 @@ fn database_target(s: &Sources, tls: &Tls) -> Result<DatabaseTarget, ConfigError
 
 /// With TLS on, the connection is always encrypted; with a CA, the server's certificate and name are verified.
 fn apply_tls(mut o: PgConnectOptions, tls: &Tls) -> PgConnectOptions {
-    match tls.enabled {
+    // A CA named without DB_SSL_ENABLED still means "verify the server": never fall back silently.
+    let enabled = tls.enabled.or(tls.ca.as_ref().map(|_| true));
+    match enabled {
         Some(true) => {
             o = match &tls.ca {
                 Some(ca) => o.ssl_mode(PgSslMode::VerifyFull).ssl_root_cert(ca),

@@ -268,3 +268,19 @@ fn the_keymap_table_is_read_from_config_toml() {
         .to_string();
     assert!(e.contains("[keymap] lock must be a key"), "{e}");
 }
+
+#[test]
+fn a_ca_without_ssl_enabled_still_verifies_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.crt");
+    std::fs::write(&ca, "x").unwrap();
+    let c = Config::from_sources(&sources(&[
+        ("DATABASE_URL", "postgresql://u@h/d"),
+        ("DB_SSL_CA", ca.to_str().unwrap()),
+    ]))
+    .unwrap();
+    let DatabaseTarget::Server(o) = &c.database else {
+        panic!("expected a server")
+    };
+    assert!(matches!(o.get_ssl_mode(), PgSslMode::VerifyFull));
+}

@@ -35,6 +35,11 @@ pub enum AuthError {
     /// The code was wrong or already used; another code may be tried.
     #[error("{}", mfa::WRONG_CODE)]
     WrongCode,
+    /// Another console enrolled a device for this account meanwhile; start over and use its code.
+    #[error(
+        "An authenticator was set up for this account meanwhile; sign in again and use its code."
+    )]
+    AlreadyEnrolled,
     /// The password was checked too long ago.
     #[error("The sign-in took too long; enter your email and password again.")]
     TimedOut,
@@ -379,17 +384,25 @@ pub async fn complete_enrollment(
         code,
     )
     .await?;
-    let Some(Some(codes)) = stored else {
-        count_failure(
-            tx.conn(),
-            &svc.policy,
-            client,
-            &account,
-            "wrong enrollment code",
-        )
-        .await?;
-        tx.commit().await?;
-        return Err(AuthError::WrongCode);
+    let codes = match stored {
+        Some(Some(codes)) => codes,
+        // The code was right but another console enrolled first: keep nothing of this attempt.
+        Some(None) => {
+            drop(tx);
+            return Err(AuthError::AlreadyEnrolled);
+        }
+        None => {
+            count_failure(
+                tx.conn(),
+                &svc.policy,
+                client,
+                &account,
+                "wrong enrollment code",
+            )
+            .await?;
+            tx.commit().await?;
+            return Err(AuthError::WrongCode);
+        }
     };
     let session = finish(
         tx.conn(),

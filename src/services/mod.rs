@@ -29,6 +29,9 @@ pub enum ServiceError {
     Crypto(#[from] CryptoError),
     #[error(transparent)]
     Hash(#[from] passwords::HashError),
+    /// The session was ended, expired, or its user deactivated: sign in again.
+    #[error("Your session has ended; sign in again.")]
+    SessionEnded,
 }
 
 /// The security policy the services enforce (SPEC "Configuration" timeouts).

@@ -192,9 +192,32 @@ pub async fn state(
     Ok(SessionState::Active)
 }
 
+/// Refuses work for a session that has ended, expired, lost its user or does not match its token.
+/// Every session-bound service call starts with this, inside its own transaction, so a revoked
+/// session cannot act in the 30 seconds before its console notices.
+pub(crate) async fn require_live(
+    conn: &mut PgConnection,
+    session: &Session,
+) -> Result<(), ServiceError> {
+    let stored: Option<Vec<u8>> = sqlx::query_scalar(
+        "SELECT s.token_hash FROM sessions s JOIN users u ON u.id = s.user_id \
+         WHERE s.id = $1 AND s.is_active AND s.expires_at > now() AND u.is_active AND u.deleted_at IS NULL \
+         FOR SHARE OF s",
+    )
+    .bind(session.id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(DbError::from)?;
+    match stored {
+        Some(hash) if bool::from(hash.as_slice().ct_eq(&token_hash(&session.token))) => Ok(()),
+        _ => Err(ServiceError::SessionEnded),
+    }
+}
+
 /// Records activity (the console calls this at most once a minute).
 pub async fn touch(svc: &Services, session: &Session) -> Result<(), ServiceError> {
     let mut tx = svc.db.begin(Actor::User(session.user.id)).await?;
+    require_live(tx.conn(), session).await?;
     sqlx::query("UPDATE sessions SET last_activity_at = now() WHERE id = $1 AND is_active")
         .bind(session.id)
         .execute(tx.conn())
@@ -207,6 +230,7 @@ pub async fn touch(svc: &Services, session: &Session) -> Result<(), ServiceError
 /// The console hid its data after the idle limit (SESSION_LOCKED).
 pub async fn lock(svc: &Services, client: &Client, session: &Session) -> Result<(), ServiceError> {
     let mut tx = svc.db.begin(Actor::User(session.user.id)).await?;
+    require_live(tx.conn(), session).await?;
     let event = Event::new(
         Action::SessionLocked,
         Outcome::Success,
@@ -227,6 +251,7 @@ pub async fn unlock(
     password: &str,
 ) -> Result<bool, ServiceError> {
     let mut tx = svc.db.begin(Actor::User(session.user.id)).await?;
+    require_live(tx.conn(), session).await?;
     let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
         .bind(session.user.id)
         .fetch_one(tx.conn())
@@ -268,14 +293,19 @@ async fn end_in(
     reason: &str,
     action: Action,
 ) -> Result<(), ServiceError> {
-    sqlx::query(
+    let ended = sqlx::query(
         "UPDATE sessions SET is_active = false, revoked_at = now(), revoked_reason = $2 WHERE id = $1 AND is_active",
     )
     .bind(session.id)
     .bind(reason)
     .execute(&mut *conn)
     .await
-    .map_err(DbError::from)?;
+    .map_err(DbError::from)?
+    .rows_affected();
+    if ended == 0 {
+        // Already ended elsewhere (an admin, the session limit): no row without its change.
+        return Ok(());
+    }
     let event = Event::new(action, Outcome::Success, Some(session.user.id))
         .session(session.id)
         .details(json!({"reason": reason}));

@@ -92,10 +92,21 @@ impl Runner {
                     session,
                     enrollment,
                     code,
+                    password,
+                    current_code,
                 } => (
                     ticket,
                     Outcome::DeviceAdded(
-                        mfa::add_device(&svc, &client, &session, &enrollment, &code).await,
+                        mfa::add_device(
+                            &svc,
+                            &client,
+                            &session,
+                            &enrollment,
+                            &code,
+                            &password,
+                            current_code.as_deref().map(|c| c.as_str()),
+                        )
+                        .await,
                     ),
                 ),
                 Effect::RenameDevice {

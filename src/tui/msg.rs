@@ -115,6 +115,8 @@ pub enum Effect {
         session: Session,
         enrollment: Arc<Enrollment>,
         code: Zeroizing<String>,
+        password: Zeroizing<String>,
+        current_code: Option<Zeroizing<String>>,
     },
     RenameDevice {
         ticket: Ticket,

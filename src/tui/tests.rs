@@ -591,3 +591,68 @@ fn no_color_leaves_only_emphasis() {
     );
     assert!(Theme::choose(false, Some("neon")).is_err());
 }
+
+#[test]
+fn a_sign_in_that_finishes_late_never_leaves_a_session_open() {
+    // Ctrl-C while signing in: wait for the answer, end the session it brings, then leave.
+    let mut c = Console::new((80, 24));
+    let t = c.sign_in("patient1@example.com", "Test123!@#");
+    c.ctrl('c');
+    assert!(c.effects.is_empty(), "the sign-in under way is waited for");
+    c.send(Msg::Done(
+        t,
+        Outcome::Login(Ok(LoginStep::LoggedIn(session()))),
+    ));
+    assert!(matches!(
+        c.effects.as_slice(),
+        [Effect::EndSession {
+            reason: "sign-in abandoned",
+            ..
+        }]
+    ));
+    let t = c.ticket();
+    c.send(Msg::Done(t, Outcome::SessionEnded));
+    assert!(matches!(c.effects.as_slice(), [Effect::Exit]));
+
+    // Esc while the enrollment code is checked waits for the answer instead of dropping it.
+    let mut c = Console::new((80, 24));
+    let t = c.sign_in("dr.smith@healthystellar.com", "Test123!@#");
+    c.send(Msg::Done(
+        t,
+        Outcome::Login(Ok(LoginStep::NeedsEnrollment(PendingLogin::for_tests(
+            smith(),
+        )))),
+    ));
+    let t = c.ticket();
+    let e = Enrollment::from_secret(&[3; 20], "dr.smith@healthystellar.com", "Phone");
+    c.send(Msg::Done(t, Outcome::EnrollmentReady(Ok(e))));
+    c.type_text("123456");
+    c.key(KeyCode::Enter);
+    let t = c.ticket();
+    c.key(KeyCode::Esc);
+    assert!(
+        matches!(c.state.screen, Screen::Enroll(_)),
+        "Esc waits while the code is checked"
+    );
+    let codes = BackupCodes(vec![Zeroizing::new("AAAA-BBBB-CCCC-DDDD".to_string())]);
+    c.send(Msg::Done(t, Outcome::Enrolled(Ok((session(), codes)))));
+    assert!(
+        matches!(c.state.screen, Screen::BackupCodes(_)),
+        "the backup codes are shown, not lost"
+    );
+
+    // A result for a screen the person has left is dropped, and its session ended.
+    let mut c = Console::new((80, 24));
+    let t = c.sign_in("dr.smith@healthystellar.com", "Test123!@#");
+    c.send(Msg::Done(
+        t,
+        Outcome::Login(Ok(LoginStep::NeedsCode(PendingLogin::for_tests(smith())))),
+    ));
+    c.type_text("123456");
+    c.key(KeyCode::Enter);
+    let t = c.ticket();
+    c.state.to_login(None);
+    c.send(Msg::Done(t, Outcome::Code(Ok(session()))));
+    assert!(c.state.live.is_none());
+    assert!(matches!(c.effects.as_slice(), [Effect::EndSession { .. }]));
+}

@@ -155,12 +155,17 @@ fn screen_key(state: &mut State, key: KeyEvent, command: Option<Command>) -> Vec
                                 code,
                             }]
                         }
-                        EnrollFor::Account => match &state.live {
+                        EnrollFor::Account {
+                            password,
+                            current_code,
+                        } => match &state.live {
                             Some(live) => vec![Effect::AddDevice {
                                 ticket,
                                 session: live.session.clone(),
                                 enrollment,
                                 code,
+                                password: password.clone(),
+                                current_code: current_code.clone(),
                             }],
                             None => Vec::new(),
                         },
@@ -187,9 +192,16 @@ fn screen_key(state: &mut State, key: KeyEvent, command: Option<Command>) -> Vec
                     s.waiting = Some(ticket);
                     vec![Effect::LoadDevices { ticket, session }]
                 }
-                account::Intent::AddDevice => {
+                account::Intent::AddDevice {
+                    password,
+                    current_code,
+                } => {
                     let role = session.user.role.label();
-                    state.screen = Screen::Enroll(Enroll::new(EnrollFor::Account, ticket, role));
+                    let purpose = EnrollFor::Account {
+                        password,
+                        current_code,
+                    };
+                    state.screen = Screen::Enroll(Enroll::new(purpose, ticket, role));
                     vec![Effect::PrepareEnrollment {
                         ticket,
                         account: session.user.email.clone(),
@@ -284,7 +296,18 @@ fn leave(state: &mut State, why: Leave) -> Vec<Effect> {
                 reason: why.reason(),
             }]
         }
+        // A sign-in under way may still start a session: wait for it (at most the grace period).
+        None if signing_in(state) => Vec::new(),
         None => vec![Effect::Exit],
+    }
+}
+
+fn signing_in(state: &State) -> bool {
+    match &state.screen {
+        Screen::Login(s) => s.waiting.is_some(),
+        Screen::Code(s) => s.waiting.is_some(),
+        Screen::Enroll(s) => s.waiting.is_some() && s.ready.is_some(),
+        _ => false,
     }
 }
 

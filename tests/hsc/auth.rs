@@ -622,3 +622,104 @@ async fn reset_mfa_removes_every_device_and_the_next_login_enrolls_again() {
         LoginStep::NeedsEnrollment(_)
     ));
 }
+
+#[tokio::test]
+async fn adding_a_device_needs_the_password_and_a_current_code_once_one_exists() {
+    let (tdb, svc) = TestDb::seeded().await;
+    let LoginStep::LoggedIn(session) =
+        auth::login(&svc, &client(), "patient1@example.com", PASSWORD)
+            .await
+            .unwrap()
+    else {
+        panic!()
+    };
+    let first = Enrollment::new("patient1@example.com", "Phone").unwrap();
+    let at = now();
+    let err = mfa::add_device(
+        &svc,
+        &client(),
+        &session,
+        &first,
+        &first.code_at(at).unwrap(),
+        "wrong",
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("no device was added"), "{err}");
+    let codes = mfa::add_device(
+        &svc,
+        &client(),
+        &session,
+        &first,
+        &first.code_at(at).unwrap(),
+        PASSWORD,
+        None,
+    )
+    .await
+    .unwrap()
+    .expect("the first device brings backup codes");
+    assert_eq!(codes.0.len(), 10);
+
+    let second = Enrollment::new("patient1@example.com", "Tablet").unwrap();
+    let code2 = second.code_at(at).unwrap();
+    let err = mfa::add_device(&svc, &client(), &session, &second, &code2, PASSWORD, None)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("current code"), "{err}");
+    let err = mfa::add_device(
+        &svc,
+        &client(),
+        &session,
+        &second,
+        &code2,
+        PASSWORD,
+        Some("000000"),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("no device was added"), "{err}");
+    let more = mfa::add_device(
+        &svc,
+        &client(),
+        &session,
+        &second,
+        &code2,
+        PASSWORD,
+        Some(&codes.0[0]),
+    )
+    .await
+    .unwrap();
+    assert!(
+        more.is_none(),
+        "backup codes are made once, with the first device"
+    );
+    let (devices, left) = mfa::devices(&svc, &session).await.unwrap();
+    assert_eq!((devices.len(), left), (2, 9));
+    let actions = tdb.audit_actions().await;
+    assert!(
+        actions.contains(&"BACKUP_CODE_USED".to_string()),
+        "{actions:?}"
+    );
+
+    // A session ended elsewhere can do nothing more.
+    let mut admin = tdb.admin().await;
+    sqlx::query("UPDATE sessions SET is_active = false, revoked_at = now(), revoked_reason = 'test' WHERE id = $1")
+        .bind(session.id)
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    assert!(matches!(
+        mfa::devices(&svc, &session).await,
+        Err(hsc::services::ServiceError::SessionEnded)
+    ));
+    let before = tdb.audit_actions().await.len();
+    sessions::end(&svc, &client(), &session, "logout")
+        .await
+        .unwrap();
+    assert_eq!(
+        tdb.audit_actions().await.len(),
+        before,
+        "no LOGOUT row for a session already ended"
+    );
+}

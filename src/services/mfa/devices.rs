@@ -7,6 +7,7 @@ use super::{BackupCodes, Enrollment, FactorCheck, check_factor, store_enrollment
 use crate::db::{Actor, DbError};
 use crate::services::audit::{self, Action, Client, Event, Outcome};
 use crate::services::sessions::Session;
+use crate::services::sessions::require_live;
 use crate::services::{ServiceError, Services, passwords};
 
 /// One of the user's authenticator devices, as the account screen lists it.
@@ -25,6 +26,7 @@ pub async fn devices(
     session: &Session,
 ) -> Result<(Vec<Device>, i64), ServiceError> {
     let mut tx = svc.db.begin(Actor::User(session.user.id)).await?;
+    require_live(tx.conn(), session).await?;
     let devices: Vec<Device> = sqlx::query_as(
         "SELECT id, device_name AS name, is_primary, verified_at, last_used_at FROM mfa_devices \
              WHERE user_id = $1 AND is_active AND is_verified ORDER BY is_primary DESC, created_at",
@@ -44,15 +46,100 @@ pub async fn devices(
     Ok((devices, remaining))
 }
 
-/// Adds a device for a logged-in user. Returns the backup codes when it was their first device.
+/// Checks the password, and a current code when `code` is given, inside `tx`; writes
+/// BACKUP_CODE_USED when a backup code served. False when either is not right.
+async fn confirm_identity(
+    conn: &mut sqlx::PgConnection,
+    svc: &Services,
+    client: &Client,
+    session: &Session,
+    password: &str,
+    code: Option<&str>,
+) -> Result<bool, ServiceError> {
+    let hash: String =
+        sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1 FOR UPDATE")
+            .bind(session.user.id)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(DbError::from)?;
+    if !passwords::verify_off_thread(password, hash).await {
+        return Ok(false);
+    }
+    let Some(code) = code else { return Ok(true) };
+    match check_factor(&mut *conn, &svc.keyring, &session.user, code).await? {
+        FactorCheck::Totp => Ok(true),
+        FactorCheck::Backup => {
+            let event = Event::new(
+                Action::BackupCodeUsed,
+                Outcome::Success,
+                Some(session.user.id),
+            )
+            .session(session.id)
+            .details(json!({"purpose": "confirm a device change"}));
+            audit::write(conn, client, &event).await?;
+            Ok(true)
+        }
+        FactorCheck::Replayed | FactorCheck::Wrong => Ok(false),
+    }
+}
+
+/// Writes the denial of a device change in a transaction of its own (the attempt's was rolled back).
+async fn deny(
+    svc: &Services,
+    client: &Client,
+    session: &Session,
+    action: Action,
+    device: Option<Uuid>,
+) -> Result<(), ServiceError> {
+    let mut tx = svc.db.begin(Actor::User(session.user.id)).await?;
+    let mut event = Event::new(action, Outcome::Denied, Some(session.user.id))
+        .session(session.id)
+        .details(json!({"reason": "password or code not right"}));
+    if let Some(d) = device {
+        event = event.resource("mfa_device", d);
+    }
+    audit::write(tx.conn(), client, &event).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Adds a device for a logged-in user, after the password and — when they already have a device —
+/// a current code, so a console left unlocked cannot be given someone else's phone.
+/// Returns the backup codes when it was their first device.
 pub async fn add_device(
     svc: &Services,
     client: &Client,
     session: &Session,
     enrollment: &Enrollment,
-    code: &str,
+    new_code: &str,
+    password: &str,
+    current_code: Option<&str>,
 ) -> Result<Option<BackupCodes>, ServiceError> {
     let mut tx = svc.db.begin(Actor::User(session.user.id)).await?;
+    require_live(tx.conn(), session).await?;
+    let existing: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM mfa_devices WHERE user_id = $1 AND is_active AND is_verified",
+    )
+    .bind(session.user.id)
+    .fetch_one(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    let code = if existing > 0 {
+        Some(current_code.ok_or_else(|| {
+            ServiceError::Invalid(
+                "Enter a current code from one of your devices to add another.".into(),
+            )
+        })?)
+    } else {
+        None
+    };
+    if !confirm_identity(tx.conn(), svc, client, session, password, code).await? {
+        drop(tx);
+        deny(svc, client, session, Action::MfaEnabled, None).await?;
+        return Err(ServiceError::Invalid(
+            "The password or the current code is not right; no device was added.".into(),
+        ));
+    }
     match store_enrollment(
         tx.conn(),
         &svc.keyring,
@@ -60,7 +147,7 @@ pub async fn add_device(
         &session.user,
         Some(session.id),
         enrollment,
-        code,
+        new_code,
     )
     .await?
     {
@@ -90,6 +177,7 @@ pub async fn rename(
         ));
     }
     let mut tx = svc.db.begin(Actor::User(session.user.id)).await?;
+    require_live(tx.conn(), session).await?;
     let changed = sqlx::query(
         "UPDATE mfa_devices SET device_name = $3 WHERE id = $1 AND user_id = $2 AND is_active",
     )
@@ -127,24 +215,11 @@ pub async fn remove(
     code: &str,
 ) -> Result<(), ServiceError> {
     let mut tx = svc.db.begin(Actor::User(session.user.id)).await?;
-    let hash: String =
-        sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1 FOR UPDATE")
-            .bind(session.user.id)
-            .fetch_one(tx.conn())
-            .await
-            .map_err(DbError::from)?;
-    let password_ok = passwords::verify_off_thread(password, hash).await;
-    let factor = check_factor(tx.conn(), &svc.keyring, &session.user, code).await?;
-    if !password_ok || !matches!(factor, FactorCheck::Totp | FactorCheck::Backup) {
+    require_live(tx.conn(), session).await?;
+    if !confirm_identity(tx.conn(), svc, client, session, password, Some(code)).await? {
         // Whatever was consumed stays unconsumed: nothing of this attempt is kept but its audit row.
         drop(tx);
-        let mut tx = svc.db.begin(Actor::User(session.user.id)).await?;
-        let event = Event::new(Action::MfaDisabled, Outcome::Denied, Some(session.user.id))
-            .session(session.id)
-            .resource("mfa_device", device)
-            .details(json!({"reason": "password or code not right"}));
-        audit::write(tx.conn(), client, &event).await?;
-        tx.commit().await?;
+        deny(svc, client, session, Action::MfaDisabled, Some(device)).await?;
         return Err(ServiceError::Invalid(
             "The password or the code is not right; the device was not removed.".into(),
         ));

@@ -28,6 +28,12 @@ pub enum Mode {
         code: Field,
         focus: usize,
     },
+    /// Before adding a device: the password, and a current code when a device exists.
+    Confirm {
+        password: Field,
+        code: Field,
+        focus: usize,
+    },
 }
 
 #[derive(Debug)]
@@ -44,7 +50,10 @@ pub struct Account {
 pub enum Intent {
     Nothing,
     Reload,
-    AddDevice,
+    AddDevice {
+        password: Zeroizing<String>,
+        current_code: Option<Zeroizing<String>>,
+    },
     Rename {
         device: Uuid,
         name: String,
@@ -102,6 +111,54 @@ impl Account {
                     Intent::Nothing
                 }
             },
+            Mode::Confirm {
+                password,
+                code,
+                focus,
+            } => {
+                let needs_code = !self.devices.is_empty();
+                match command {
+                    Some(Command::Back) => {
+                        self.mode = Mode::List;
+                        self.note = None;
+                        Intent::Nothing
+                    }
+                    Some(Command::NextField | Command::PrevField | Command::Up | Command::Down)
+                        if needs_code =>
+                    {
+                        *focus = 1 - *focus;
+                        Intent::Nothing
+                    }
+                    Some(Command::Submit) if needs_code && *focus == 0 => {
+                        *focus = 1;
+                        Intent::Nothing
+                    }
+                    Some(Command::Submit) => {
+                        if password.value().is_empty()
+                            || (needs_code && code.value().trim().is_empty())
+                        {
+                            self.note = Some(Note::Error(if needs_code {
+                                "Enter your password and a current code to add a device.".into()
+                            } else {
+                                "Enter your password to add a device.".into()
+                            }));
+                            return Intent::Nothing;
+                        }
+                        let password = password.take();
+                        let current_code = needs_code.then(|| code.take());
+                        self.mode = Mode::List;
+                        Intent::AddDevice {
+                            password,
+                            current_code,
+                        }
+                    }
+                    _ => {
+                        let field = if *focus == 0 { password } else { code };
+                        self.note = field.key(key).err().map(Note::Error);
+                        Intent::Nothing
+                    }
+                }
+            }
             Mode::Remove {
                 password,
                 code,
@@ -154,7 +211,14 @@ impl Account {
             Some(Command::First | Command::PageUp) => self.selected = 0,
             Some(Command::Last | Command::PageDown) => self.selected = last,
             Some(Command::Refresh) => return Intent::Reload,
-            Some(Command::AddDevice) => return Intent::AddDevice,
+            Some(Command::AddDevice) => {
+                self.note = None;
+                self.mode = Mode::Confirm {
+                    password: Field::new("Password", 128).masked(),
+                    code: Field::new("Current code", 24),
+                    focus: 0,
+                };
+            }
             Some(Command::Quit) => return Intent::Quit,
             Some(Command::Rename) => match self.selected_device().map(|d| d.name.clone()) {
                 Some(name) => {
@@ -184,6 +248,11 @@ impl Account {
             Mode::List => Ok(()),
             Mode::Rename(field) => field.paste(text),
             Mode::Remove {
+                password,
+                code,
+                focus,
+            }
+            | Mode::Confirm {
                 password,
                 code,
                 focus,
@@ -282,6 +351,24 @@ impl Account {
                     label,
                 );
                 field.render(f, input, self.waiting.is_none(), theme);
+            }
+            Mode::Confirm {
+                password,
+                code,
+                focus,
+            } => {
+                let [label, p, c] = Layout::vertical([Constraint::Length(1); 3]).areas(form);
+                let needs_code = !self.devices.is_empty();
+                let text = if needs_code {
+                    "Add a device: confirm with your password and a current code (Esc cancels)"
+                } else {
+                    "Add a device: confirm with your password (Esc cancels)"
+                };
+                f.render_widget(Paragraph::new(Span::styled(text, theme.muted)), label);
+                password.render(f, p, *focus == 0 && self.waiting.is_none(), theme);
+                if needs_code {
+                    code.render(f, c, *focus == 1 && self.waiting.is_none(), theme);
+                }
             }
             Mode::Remove {
                 password,

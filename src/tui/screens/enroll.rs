@@ -25,8 +25,12 @@ use crate::tui::widgets::{field::Field, qr};
 pub enum EnrollFor {
     /// The role requires MFA and this login has no device yet: nothing else before it.
     Login(PendingLogin),
-    /// A logged-in user adds another device.
-    Account,
+    /// A logged-in user adds a device; the password (and a current code, when they already have a
+    /// device) were asked first and travel with the new code.
+    Account {
+        password: Zeroizing<String>,
+        current_code: Option<Zeroizing<String>>,
+    },
 }
 
 /// The enrollment once its secret exists.
@@ -81,7 +85,10 @@ impl Enroll {
     }
 
     pub fn key(&mut self, key: KeyEvent, command: Option<Command>) -> Intent {
+        // While the code is being checked even Esc waits: the answer may carry a session or backup codes.
+        let checking = self.waiting.is_some() && self.ready.is_some();
         match command {
+            _ if checking => return Intent::Nothing,
             Some(Command::Back) => return Intent::Cancel,
             _ if self.waiting.is_some() || self.ready.is_none() => return Intent::Nothing,
             Some(Command::Submit) if self.code.value().trim().is_empty() => {
@@ -137,7 +144,7 @@ impl Enroll {
             EnrollFor::Login(_) => {
                 format!("{} accounts must use two-factor sign-in.", self.role_label)
             }
-            EnrollFor::Account => "Add another authenticator to your account.".to_string(),
+            EnrollFor::Account { .. } => "Add an authenticator to your account.".to_string(),
         };
         let [intro, secret, uri, field, hint, note] = Layout::vertical([
             Constraint::Length(6),

@@ -36,6 +36,12 @@ fn answered(state: &mut State) {
 }
 
 pub(super) fn on_done(state: &mut State, ticket: Ticket, outcome: Outcome) -> Vec<Effect> {
+    if ended_elsewhere(&outcome) && state.live.is_some() && state.leaving.is_none() {
+        state.to_login(Some(Note::Info(
+            "Your session has ended. Sign in again to continue.".into(),
+        )));
+        return Vec::new();
+    }
     match outcome {
         Outcome::SessionEnded => {
             return if state.leaving.is_some() {
@@ -56,6 +62,19 @@ pub(super) fn on_done(state: &mut State, ticket: Ticket, outcome: Outcome) -> Ve
         }
         Outcome::Unlocked(result) => return unlocked(state, ticket, result),
         _ => {}
+    }
+    if state.leaving.is_some() {
+        // With a session, its EndSession is under way and SessionEnded will close the console.
+        // Without one, a sign-in that finished after all must not leave a session behind.
+        if state.live.is_some() {
+            return Vec::new();
+        }
+        let end = abandoned(state, outcome);
+        return if end.is_empty() {
+            vec![Effect::Exit]
+        } else {
+            end
+        };
     }
     match (&mut state.screen, outcome) {
         (Screen::Login(s), Outcome::Login(result)) if s.waiting == Some(ticket) => {
@@ -140,7 +159,9 @@ pub(super) fn on_done(state: &mut State, ticket: Ticket, outcome: Outcome) -> Ve
                     s.note = Some(Note::Error(AuthError::WrongCode.to_string()));
                     Vec::new()
                 }
-                Err(e @ (AuthError::Refused | AuthError::TimedOut)) => {
+                Err(
+                    e @ (AuthError::Refused | AuthError::TimedOut | AuthError::AlreadyEnrolled),
+                ) => {
                     state.to_login(Some(Note::Error(e.to_string())));
                     Vec::new()
                 }
@@ -213,9 +234,38 @@ pub(super) fn on_done(state: &mut State, ticket: Ticket, outcome: Outcome) -> Ve
                 }
             }
         }
-        // A result nobody waits for any more (the person moved on): dropped.
-        _ => Vec::new(),
+        // A result nobody waits for any more (the person moved on): dropped, but a session it
+        // started is ended rather than left open for twelve hours.
+        (_, outcome) => abandoned(state, outcome),
     }
+}
+
+/// True when a session-bound service refused because the session is over.
+fn ended_elsewhere(outcome: &Outcome) -> bool {
+    let ended = |r: Option<&ServiceError>| matches!(r, Some(ServiceError::SessionEnded));
+    match outcome {
+        Outcome::Devices(r) => ended(r.as_ref().err()),
+        Outcome::DeviceAdded(r) => ended(r.as_ref().err()),
+        Outcome::DeviceChanged(r) | Outcome::Recorded(r) => ended(r.as_ref().err()),
+        Outcome::Unlocked(r) => ended(r.as_ref().err()),
+        _ => false,
+    }
+}
+
+/// Ends the session a late sign-in result carries, if it carries one.
+fn abandoned(state: &mut State, outcome: Outcome) -> Vec<Effect> {
+    let session = match outcome {
+        Outcome::Login(Ok(LoginStep::LoggedIn(s)))
+        | Outcome::Code(Ok(s))
+        | Outcome::Enrolled(Ok((s, _))) => s,
+        _ => return Vec::new(),
+    };
+    let ticket = state.ticket();
+    vec![Effect::EndSession {
+        ticket,
+        session,
+        reason: "sign-in abandoned",
+    }]
 }
 
 fn session_state(
