@@ -60,7 +60,19 @@ async fn run() {
     };
     let client = Client::command_line();
     const N: usize = 25;
+    // Lock one account the way five failures would.
+    let mut tx = svc
+        .db
+        .begin_maintenance(hsc::db::Maintenance::UserAdministration)
+        .await
+        .expect("a transaction");
+    sqlx::query("UPDATE users SET locked_until = now() + interval '1 hour' WHERE email = 'patient3@example.com'")
+        .execute(tx.conn())
+        .await
+        .expect("lock an account");
+    tx.commit().await.expect("commit");
     let mut kinds: Vec<(&str, &str, &str)> = vec![
+        ("locked account", "patient3@example.com", "Test123!@#"),
         ("success (patient)", "patient1@example.com", "Test123!@#"),
         ("wrong password", "patient2@example.com", "not the password"),
         ("unknown email", "nobody@example.com", "Test123!@#"),
