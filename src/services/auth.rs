@@ -304,6 +304,24 @@ async fn reload(
     }
 }
 
+/// Opens the transaction of a second-factor step: the password must be fresh and the account still
+/// usable (an admin may have locked or deactivated it meanwhile; that refusal is audited and kept).
+async fn second_factor_step(
+    svc: &Services,
+    client: &Client,
+    pending: &PendingLogin,
+) -> Result<(crate::db::ActingTx, Account), AuthError> {
+    pending.check_fresh()?;
+    let mut tx = svc.db.begin(Actor::User(pending.user.id)).await?;
+    match reload(tx.conn(), client, pending).await {
+        Ok(account) => Ok((tx, account)),
+        Err(e) => {
+            tx.commit().await?;
+            Err(e)
+        }
+    }
+}
+
 /// Checks the second factor (a TOTP code or a backup code) and starts the session.
 pub async fn submit_code(
     svc: &Services,
@@ -311,15 +329,7 @@ pub async fn submit_code(
     pending: &PendingLogin,
     code: &str,
 ) -> Result<Session, AuthError> {
-    pending.check_fresh()?;
-    let mut tx = svc.db.begin(Actor::User(pending.user.id)).await?;
-    let account = match reload(tx.conn(), client, pending).await {
-        Ok(a) => a,
-        Err(e) => {
-            tx.commit().await?;
-            return Err(e);
-        }
-    };
+    let (mut tx, account) = second_factor_step(svc, client, pending).await?;
     let check = mfa::check_factor(tx.conn(), &svc.keyring, &account.user, code).await?;
     let used = match check {
         FactorCheck::Totp => "totp",
@@ -365,15 +375,7 @@ pub async fn complete_enrollment(
     enrollment: &Enrollment,
     code: &str,
 ) -> Result<(Session, BackupCodes), AuthError> {
-    pending.check_fresh()?;
-    let mut tx = svc.db.begin(Actor::User(pending.user.id)).await?;
-    let account = match reload(tx.conn(), client, pending).await {
-        Ok(a) => a,
-        Err(e) => {
-            tx.commit().await?;
-            return Err(e);
-        }
-    };
+    let (mut tx, account) = second_factor_step(svc, client, pending).await?;
     let stored = mfa::store_enrollment(
         tx.conn(),
         &svc.keyring,
