@@ -110,6 +110,18 @@ impl State {
         )
     }
 
+    /// Puts `note` under the form on show (the lock screen keeps its own).
+    pub fn show_note(&mut self, note: Note) {
+        let slot = match &mut self.screen {
+            Screen::Login(s) => &mut s.note,
+            Screen::Code(s) => &mut s.note,
+            Screen::Enroll(s) => &mut s.note,
+            Screen::Account(s) => &mut s.note,
+            Screen::BackupCodes(_) => return,
+        };
+        *slot = Some(note);
+    }
+
     /// Back to the login screen, with a note; the session is forgotten.
     pub fn to_login(&mut self, note: Option<Note>) {
         self.live = None;

@@ -286,20 +286,27 @@ fn leave(state: &mut State, why: Leave) -> Vec<Effect> {
     }
     state.leaving = Some((why, state.now));
     state.dirty = true;
-    match &state.live {
-        Some(live) => {
-            let session = live.session.clone();
-            let ticket = state.ticket();
-            vec![Effect::EndSession {
-                ticket,
-                session,
-                reason: why.reason(),
-            }]
-        }
+    if state.live.is_some() {
+        end_live(state, why.reason())
+    } else if signing_in(state) {
         // A sign-in under way may still start a session: wait for it (at most the grace period).
-        None if signing_in(state) => Vec::new(),
-        None => vec![Effect::Exit],
+        Vec::new()
+    } else {
+        vec![Effect::Exit]
     }
+}
+
+/// Asks the database to end the live session, if there is one.
+pub(super) fn end_live(state: &mut State, reason: &'static str) -> Vec<Effect> {
+    let Some(session) = state.live.as_ref().map(|l| l.session.clone()) else {
+        return Vec::new();
+    };
+    let ticket = state.ticket();
+    vec![Effect::EndSession {
+        ticket,
+        session,
+        reason,
+    }]
 }
 
 fn signing_in(state: &State) -> bool {

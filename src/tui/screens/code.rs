@@ -45,22 +45,13 @@ impl Code {
         if self.waiting.is_some() {
             return Intent::Nothing;
         }
-        match command {
-            Some(Command::Back) => Intent::Cancel,
-            Some(Command::Submit) if self.code.value().trim().is_empty() => {
-                self.note = Some(Note::Error(
-                    "Enter the code your authenticator app shows, or a backup code.".into(),
-                ));
-                Intent::Nothing
-            }
-            Some(Command::Submit) => {
-                self.note = None;
-                Intent::Submit(self.code.take())
-            }
-            _ => {
-                self.note = self.code.key(key).err().map(Note::Error);
-                Intent::Nothing
-            }
+        if command == Some(Command::Back) {
+            return Intent::Cancel;
+        }
+        let missing = "Enter the code your authenticator app shows, or a backup code.";
+        match common::field_key(&mut self.code, &mut self.note, key, command, missing) {
+            Some(code) => Intent::Submit(code),
+            None => Intent::Nothing,
         }
     }
 
@@ -89,17 +80,15 @@ impl Code {
             intro,
         );
         self.code.render(f, field, self.waiting.is_none(), theme);
-        if self.waiting.is_some() {
-            common::busy(f, hint, "Checking the code…", ticks, theme);
-        } else {
-            f.render_widget(
-                Paragraph::new(Line::styled(
-                    "Enter: continue   Esc: start over",
-                    theme.muted,
-                )),
-                hint,
-            );
-        }
+        common::hint_or_busy(
+            f,
+            hint,
+            self.waiting.is_some(),
+            "Checking the code…",
+            "Enter: continue   Esc: start over",
+            ticks,
+            theme,
+        );
         common::note(f, note, self.note.as_ref(), theme);
     }
 }

@@ -1,12 +1,16 @@
 //! Pieces every form screen draws the same way.
 
+use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
+use zeroize::Zeroizing;
 
+use crate::tui::keymap::Command;
 use crate::tui::state::Note;
 use crate::tui::theme::Theme;
+use crate::tui::widgets::field::Field;
 
 /// Braille spinner frames, advanced by the heartbeat.
 const SPINNER: [char; 8] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧'];
@@ -37,4 +41,45 @@ pub fn busy(f: &mut Frame, area: Rect, what: &str, ticks: u64, theme: &Theme) {
         )),
         area,
     );
+}
+
+/// A one-field form's keys: Enter hands over the value (or says what is `missing`), any other key
+/// edits the field. A refused edit leaves its sentence in `note`.
+pub fn field_key(
+    field: &mut Field,
+    note: &mut Option<Note>,
+    key: KeyEvent,
+    command: Option<Command>,
+    missing: &str,
+) -> Option<Zeroizing<String>> {
+    if command == Some(Command::Submit) {
+        if field.is_blank() {
+            *note = Some(Note::Error(missing.to_string()));
+            return None;
+        }
+        *note = None;
+        return Some(field.take());
+    }
+    *note = field.key(key).err().map(Note::Error);
+    None
+}
+
+/// The line under a form: the spinner with `busy` while work is under way, else the key `hint`.
+pub fn hint_or_busy(
+    f: &mut Frame,
+    area: Rect,
+    waiting: bool,
+    busy_text: &str,
+    hint: &str,
+    ticks: u64,
+    theme: &Theme,
+) {
+    if waiting {
+        busy(f, area, busy_text, ticks, theme);
+    } else {
+        f.render_widget(
+            Paragraph::new(Line::styled(hint.to_string(), theme.muted)),
+            area,
+        );
+    }
 }

@@ -88,21 +88,17 @@ impl Enroll {
         // While the code is being checked even Esc waits: the answer may carry a session or backup codes.
         let checking = self.waiting.is_some() && self.ready.is_some();
         match command {
-            _ if checking => return Intent::Nothing,
-            Some(Command::Back) => return Intent::Cancel,
-            _ if self.waiting.is_some() || self.ready.is_none() => return Intent::Nothing,
-            Some(Command::Submit) if self.code.value().trim().is_empty() => {
-                self.note = Some(Note::Error(
-                    "Enter the 6-digit code the app shows after scanning.".into(),
-                ));
+            _ if checking => Intent::Nothing,
+            Some(Command::Back) => Intent::Cancel,
+            _ if self.waiting.is_some() || self.ready.is_none() => Intent::Nothing,
+            _ => {
+                let missing = "Enter the 6-digit code the app shows after scanning.";
+                match common::field_key(&mut self.code, &mut self.note, key, command, missing) {
+                    Some(code) => Intent::Confirm(code),
+                    None => Intent::Nothing,
+                }
             }
-            Some(Command::Submit) => {
-                self.note = None;
-                return Intent::Confirm(self.code.take());
-            }
-            _ => self.note = self.code.key(key).err().map(Note::Error),
         }
-        Intent::Nothing
     }
 
     pub fn paste(&mut self, text: &str) {
@@ -180,14 +176,15 @@ impl Enroll {
             uri,
         );
         self.code.render(f, field, self.waiting.is_none(), theme);
-        if self.waiting.is_some() {
-            common::busy(f, hint, "Checking the code…", ticks, theme);
-        } else {
-            f.render_widget(
-                Paragraph::new(Line::styled("Enter: confirm   Esc: cancel", theme.muted)),
-                hint,
-            );
-        }
+        common::hint_or_busy(
+            f,
+            hint,
+            self.waiting.is_some(),
+            "Checking the code…",
+            "Enter: confirm   Esc: cancel",
+            ticks,
+            theme,
+        );
         common::note(f, note, self.note.as_ref(), theme);
     }
 }

@@ -47,19 +47,10 @@ impl LockScreen {
         if self.waiting.is_some() {
             return Intent::Nothing;
         }
-        match command {
-            Some(Command::Submit) if self.password.value().is_empty() => {
-                self.note = Some(Note::Error("Enter your password to continue.".into()));
-                Intent::Nothing
-            }
-            Some(Command::Submit) => {
-                self.note = None;
-                Intent::Unlock(self.password.take())
-            }
-            _ => {
-                self.note = self.password.key(key).err().map(Note::Error);
-                Intent::Nothing
-            }
+        let missing = "Enter your password to continue.";
+        match common::field_key(&mut self.password, &mut self.note, key, command, missing) {
+            Some(password) => Intent::Unlock(password),
+            None => Intent::Nothing,
         }
     }
 
@@ -93,18 +84,17 @@ impl LockScreen {
         );
         self.password
             .render(f, field, self.waiting.is_none(), theme);
-        if self.waiting.is_some() {
-            common::busy(f, hint, "Checking…", ticks, theme);
-        } else {
-            let left = MAX_TRIES - self.wrong;
-            f.render_widget(
-                Paragraph::new(Line::styled(
-                    format!("Enter: unlock   ({left} tries before logout)"),
-                    theme.muted,
-                )),
-                hint,
-            );
-        }
+        let left = MAX_TRIES - self.wrong;
+        let hint_text = format!("Enter: unlock   ({left} tries before logout)");
+        common::hint_or_busy(
+            f,
+            hint,
+            self.waiting.is_some(),
+            "Checking…",
+            &hint_text,
+            ticks,
+            theme,
+        );
         common::note(f, note, self.note.as_ref(), theme);
     }
 }

@@ -122,17 +122,15 @@ impl Login {
             self.focus == 1 && self.waiting.is_none(),
             theme,
         );
-        if self.waiting.is_some() {
-            common::busy(f, hint, "Signing in…", ticks, theme);
-        } else {
-            f.render_widget(
-                Paragraph::new(Line::styled(
-                    "Tab: next field   Enter: sign in",
-                    theme.muted,
-                )),
-                hint,
-            );
-        }
+        common::hint_or_busy(
+            f,
+            hint,
+            self.waiting.is_some(),
+            "Signing in…",
+            "Tab: next field   Enter: sign in",
+            ticks,
+            theme,
+        );
         common::note(f, note, self.note.as_ref(), theme);
     }
 }

@@ -1,7 +1,7 @@
 //! How the results of database work change the console: each is matched to the ticket it was
 //! started with; anything no longer awaited is dropped.
 
-use super::{lock, show_account};
+use super::{end_live, lock, show_account};
 use crate::db::DbError;
 use crate::services::ServiceError;
 use crate::services::auth::{AuthError, LoginStep};
@@ -139,9 +139,7 @@ pub(super) fn on_done(state: &mut State, ticket: Ticket, outcome: Outcome) -> Ve
                 }
                 Err(e) => {
                     let note = auth_note(state, &e);
-                    if let Screen::Code(s) = &mut state.screen {
-                        s.note = Some(note);
-                    }
+                    state.show_note(note);
                     Vec::new()
                 }
             }
@@ -167,9 +165,7 @@ pub(super) fn on_done(state: &mut State, ticket: Ticket, outcome: Outcome) -> Ve
                 }
                 Err(e) => {
                     let note = auth_note(state, &e);
-                    if let Screen::Enroll(s) = &mut state.screen {
-                        s.note = Some(note);
-                    }
+                    state.show_note(note);
                     Vec::new()
                 }
             }
@@ -188,9 +184,7 @@ pub(super) fn on_done(state: &mut State, ticket: Ticket, outcome: Outcome) -> Ve
                 }
                 Err(e) => {
                     let note = trouble(state, &e);
-                    if let Screen::Enroll(s) = &mut state.screen {
-                        s.note = Some(note);
-                    }
+                    state.show_note(note);
                     Vec::new()
                 }
             }
@@ -207,9 +201,7 @@ pub(super) fn on_done(state: &mut State, ticket: Ticket, outcome: Outcome) -> Ve
                 }
                 Err(e) => {
                     let note = trouble(state, &e);
-                    if let Screen::Account(s) = &mut state.screen {
-                        s.note = Some(note);
-                    }
+                    state.show_note(note);
                 }
             }
             Vec::new()
@@ -220,16 +212,12 @@ pub(super) fn on_done(state: &mut State, ticket: Ticket, outcome: Outcome) -> Ve
                 Ok(()) => {
                     answered(state);
                     let effects = show_account(state);
-                    if let Screen::Account(s) = &mut state.screen {
-                        s.note = Some(Note::Info("Saved.".into()));
-                    }
+                    state.show_note(Note::Info("Saved.".into()));
                     effects
                 }
                 Err(e) => {
                     let note = trouble(state, &e);
-                    if let Screen::Account(s) = &mut state.screen {
-                        s.note = Some(note);
-                    }
+                    state.show_note(note);
                     Vec::new()
                 }
             }
@@ -328,18 +316,7 @@ fn unlocked(state: &mut State, ticket: Ticket, result: Result<bool, ServiceError
         Ok(false) => {
             lock.wrong += 1;
             if lock.wrong >= lock::MAX_TRIES {
-                let effects = match &state.live {
-                    Some(live) => {
-                        let session = live.session.clone();
-                        let ticket = state.ticket();
-                        vec![Effect::EndSession {
-                            ticket,
-                            session,
-                            reason: "wrong password at the lock screen",
-                        }]
-                    }
-                    None => Vec::new(),
-                };
+                let effects = end_live(state, "wrong password at the lock screen");
                 state.to_login(Some(Note::Error(
                     "Three wrong passwords at the lock screen: you have been logged out.".into(),
                 )));

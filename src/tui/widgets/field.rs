@@ -51,6 +51,16 @@ impl Field {
         self.input.value()
     }
 
+    /// Nothing entered. Spaces count as nothing except in a masked field: a password of spaces is
+    /// still a password.
+    pub fn is_blank(&self) -> bool {
+        if self.masked {
+            self.value().is_empty()
+        } else {
+            self.value().trim().is_empty()
+        }
+    }
+
     /// Empties the field, wiping what it held (passwords pass through here).
     pub fn clear(&mut self) {
         let mut old = std::mem::take(&mut self.input).value_and_reset();
