@@ -34,6 +34,21 @@ pub enum Command {
     /// Maintain console sessions.
     #[command(subcommand)]
     Sessions(SessionsCommand),
+    /// Manage the encryption keys of the data at rest.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Re-encrypt every record, version and MFA secret still under an old key with ENCRYPTION_KEY.
+    /// Resumable: Ctrl-C stops after the current batch, and running it again continues.
+    Rotate {
+        /// Rows re-encrypted per transaction.
+        #[arg(long, default_value_t = crate::services::keys::DEFAULT_BATCH_SIZE,
+              value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        batch_size: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]

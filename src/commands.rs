@@ -1,6 +1,8 @@
 //! What each command does, and the one sentence it says when it cannot.
 
-use crate::cli::{Cli, Command, ConfigCommand, MigrateCommand, SessionsCommand, UserCommand};
+use crate::cli::{
+    Cli, Command, ConfigCommand, KeysCommand, MigrateCommand, SessionsCommand, UserCommand,
+};
 use crate::config::{self, AppEnv, Config, ConfigError, DatabaseTarget, Sources};
 use crate::crypto::{AuditKey, KeyFileError, Keyring};
 use crate::db::cluster::{ClusterOptions, LocalCluster};
@@ -8,6 +10,7 @@ use crate::db::migrate::{self, MigrationError};
 use crate::db::{Database, DbError};
 use crate::logging;
 use crate::services::audit::Client;
+use crate::services::keys::{self, RotateOptions, RotationError};
 use crate::services::seed::{self, SeedError};
 use crate::services::users::{self, NewUser};
 use crate::services::{Policy, ServiceError, Services, sessions};
@@ -33,6 +36,8 @@ pub enum CommandError {
     Seed(#[from] SeedError),
     #[error(transparent)]
     Service(#[from] ServiceError),
+    #[error(transparent)]
+    Rotation(#[from] RotationError),
     #[error("{0}")]
     Runtime(String),
 }
@@ -181,6 +186,9 @@ async fn dispatch(command: Option<Command>, config: Config) -> Result<(), Comman
             svc.db.close().await;
             Ok(())
         }
+        Some(Command::Keys(KeysCommand::Rotate { batch_size })) => {
+            rotate_keys(&config, batch_size).await
+        }
         // Handled before the runtime starts.
         Some(Command::Config(_)) | Some(Command::Migrate(MigrateCommand::New { .. })) => Ok(()),
     }
@@ -202,11 +210,170 @@ async fn services(config: &Config) -> Result<Services, CommandError> {
     let keyring = Keyring::from_config(config)?;
     AuditKey::from_config(config)?;
     let db = connect_current(config).await?;
+    // Every service transaction switches to the application role; if that role could read past
+    // the policies, the console must not start.
+    db.require_confinement().await?;
     Ok(Services {
         db,
         keyring,
         policy: Policy::from_config(config),
     })
+}
+
+/// `hsc keys rotate`. Allowed in production — that is where keys rotate — where loading the keyring
+/// already insists on ENCRYPTION_KEY; old keys come from ENCRYPTION_OLD_KEYS.
+async fn rotate_keys(config: &Config, batch_size: u32) -> Result<(), CommandError> {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    let svc = services(config).await?;
+    let key_id = svc.keyring.current_key_id();
+    let mut progress = RotationProgress::new(key_id);
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = watch_interrupts(stop.clone(), progress.bar.clone())?;
+    let options = RotateOptions {
+        batch_size,
+        stop_after_batches: None,
+    };
+    let result = keys::rotate(
+        &svc.db,
+        &svc.keyring,
+        &Client::command_line(),
+        &options,
+        &stop,
+        &mut progress,
+    )
+    .await;
+    watcher.abort();
+    progress.finish();
+    svc.db.close().await;
+    let rotation = result?;
+    if rotation.stopped {
+        return Err(CommandError::Runtime(format!(
+            "interrupted after re-encrypting {} row(s); {} row(s) are still under older keys, and running `hsc keys rotate` again resumes where this run stopped",
+            rotation.rotated, rotation.remaining
+        )));
+    }
+    if rotation.rotated == 0 {
+        println!("nothing to rotate: every encrypted value is already under key {key_id}");
+    } else {
+        println!(
+            "re-encrypted {} row(s) to key {key_id}; nothing is left under older keys",
+            rotation.rotated
+        );
+    }
+    Ok(())
+}
+
+/// Ctrl-C (or SIGTERM) asks the rotation to stop after the batch in progress; a second Ctrl-C ends
+/// the process at once, which rolls that batch back. Registered before any work starts.
+fn watch_interrupts(
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    bar: Option<indicatif::ProgressBar>,
+) -> Result<tokio::task::JoinHandle<()>, CommandError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let uncatchable =
+        |e: std::io::Error| CommandError::Runtime(format!("Ctrl-C could not be caught: {e}"));
+    let mut interrupts = signal(SignalKind::interrupt()).map_err(uncatchable)?;
+    let mut terminations = signal(SignalKind::terminate()).map_err(uncatchable)?;
+    let say = move |line: &str| match &bar {
+        Some(bar) => bar.println(line),
+        None => eprintln!("key rotation: {line}"),
+    };
+    Ok(tokio::spawn(async move {
+        tokio::select! {
+            _ = interrupts.recv() => {}
+            _ = terminations.recv() => {}
+        }
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        say("stopping after the current batch; press Ctrl-C again to stop at once");
+        if interrupts.recv().await.is_some() {
+            say(
+                "stopped at once; the batch in progress was rolled back, and running `hsc keys rotate` again resumes",
+            );
+            std::process::exit(130);
+        }
+    }))
+}
+
+/// Rotation progress on stderr: a bar on a terminal; elsewhere plain lines, at most one a second.
+struct RotationProgress {
+    bar: Option<indicatif::ProgressBar>,
+    key_id: crate::crypto::KeyId,
+    total: u64,
+    last_line: std::time::Instant,
+}
+
+impl RotationProgress {
+    fn new(key_id: crate::crypto::KeyId) -> RotationProgress {
+        use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+        use std::io::IsTerminal;
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.set_message("counting rows under older keys");
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            bar
+        });
+        if bar.is_none() {
+            eprintln!("key rotation: counting rows under older keys");
+        }
+        RotationProgress {
+            bar,
+            key_id,
+            total: 0,
+            last_line: std::time::Instant::now(),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl keys::Progress for RotationProgress {
+    fn counted(&mut self, rows: u64) {
+        self.total = rows;
+        match &self.bar {
+            Some(bar) => {
+                bar.set_length(rows);
+                bar.set_position(0);
+                // wide_bar: the line fits the terminal, so redraws never wrap.
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{msg} [{wide_bar}] {pos}/{len} rows ({eta} left)",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                bar.set_message(format!("re-encrypting to key {}", self.key_id));
+            }
+            None => eprintln!(
+                "key rotation: {rows} row(s) under older keys, re-encrypting to key {}",
+                self.key_id
+            ),
+        }
+    }
+
+    fn rotated(&mut self, rows: u64) {
+        // Rows written under an old key meanwhile can push the count past the first total.
+        self.total = self.total.max(rows);
+        match &self.bar {
+            Some(bar) => {
+                bar.set_length(self.total);
+                bar.set_position(rows);
+            }
+            None => {
+                if rows >= self.total || self.last_line.elapsed().as_secs() >= 1 {
+                    eprintln!("key rotation: {rows}/{} rows", self.total);
+                    self.last_line = std::time::Instant::now();
+                }
+            }
+        }
+    }
 }
 
 /// The new user's password: typed twice without echo, or the first line of standard input.

@@ -31,12 +31,26 @@ pub enum DbError {
     Cluster(#[from] ClusterError),
     #[error("the database refused the request: {0}")]
     Query(String),
+    /// The connection was lost or none could be had: the same request may succeed later.
+    #[error("the database is not answering: {0}")]
+    Unavailable(String),
+    #[error("refusing to start: {0}, so row-level security would not protect the records")]
+    Unconfined(String),
 }
 
 impl DbError {
     /// Describes a sqlx error by its SQLSTATE and constraint, never by the values involved.
     pub fn from_sqlx(e: sqlx::Error) -> DbError {
-        DbError::Query(describe_sqlx_error(&e))
+        if is_transient(&e) {
+            DbError::Unavailable(describe_sqlx_error(&e))
+        } else {
+            DbError::Query(describe_sqlx_error(&e))
+        }
+    }
+
+    /// Whether trying the same work again later may succeed (the server or the link was down).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, DbError::Connect { .. } | DbError::Unavailable(_))
     }
 
     /// The SQLSTATE, when the server sent one.
@@ -49,6 +63,21 @@ impl DbError {
 impl From<sqlx::Error> for DbError {
     fn from(e: sqlx::Error) -> Self {
         DbError::from_sqlx(e)
+    }
+}
+
+/// Connection loss, no free connection, or the server shutting down (SQLSTATE classes 08 and 57P).
+fn is_transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(d) => d
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => false,
     }
 }
 
@@ -224,27 +253,54 @@ impl Database {
     }
 
     /// Opens a transaction acting for `actor`: `SET LOCAL ROLE` to the application role and the
-    /// user id set for this transaction only, so nothing leaks to the pooled connection's next user.
+    /// acting user (and their role, read from their own row) set for this transaction only, so nothing
+    /// leaks to the pooled connection's next user.
     pub async fn begin(&self, actor: Actor) -> Result<ActingTx, DbError> {
+        let user = match actor {
+            Actor::User(id) => Some(id),
+            Actor::Anonymous => None,
+        };
+        let tx = self.begin_as(user, None).await?;
+        Ok(ActingTx { tx, actor })
+    }
+
+    /// Opens the transaction of a sign-in attempt: nobody is acting yet, and the policies let it see
+    /// (and count failures on) only the account whose email is being signed in to.
+    pub async fn begin_sign_in(&self, email: &str) -> Result<ActingTx, DbError> {
+        let tx = self.begin_as(None, Some(email)).await?;
+        Ok(ActingTx {
+            tx,
+            actor: Actor::Anonymous,
+        })
+    }
+
+    async fn begin_as(
+        &self,
+        user: Option<Uuid>,
+        sign_in_email: Option<&str>,
+    ) -> Result<Transaction<'static, Postgres>, DbError> {
         let mut tx = self.pool.begin().await.map_err(DbError::from_sqlx)?;
         // A constant identifier: SET cannot take a bind parameter.
         sqlx::query("SET LOCAL ROLE hsc_app")
             .execute(&mut *tx)
             .await?;
-        let user = match actor {
-            Actor::User(id) => id.to_string(),
-            Actor::Anonymous => String::new(),
-        };
-        sqlx::query("SELECT set_config('app.user_id', $1, true)")
+        sqlx::query("SELECT hsc_set_actor($1, $2)")
             .bind(user)
+            .bind(sign_in_email)
             .execute(&mut *tx)
             .await?;
-        Ok(ActingTx { tx, actor })
+        Ok(tx)
     }
 
     /// Opens a transaction as the login role, for maintenance that the application role may not do.
     pub async fn begin_maintenance(&self, purpose: Maintenance) -> Result<MaintenanceTx, DbError> {
-        let tx = self.pool.begin().await.map_err(DbError::from_sqlx)?;
+        let mut tx = self.pool.begin().await.map_err(DbError::from_sqlx)?;
+        if purpose == Maintenance::KeyRotation {
+            // Re-encryption is not an edit: the updated_at trigger leaves the timestamp alone.
+            sqlx::query("SELECT set_config('hsc.key_rotation', 'on', true)")
+                .execute(&mut *tx)
+                .await?;
+        }
         Ok(MaintenanceTx { tx, purpose })
     }
 
@@ -255,6 +311,70 @@ impl Database {
     /// Closes every connection (the private cluster's lease is released when this is dropped).
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// The tables whose rows row-level security guards: clinical data, and every user's security data.
+pub const GUARDED_TABLES: &[&str] = &[
+    "users",
+    "medical_records",
+    "record_versions",
+    "access_grants",
+    "access_grant_records",
+    "audit_logs",
+    "sessions",
+    "mfa_devices",
+    "mfa_backup_codes",
+];
+
+/// Why the role console transactions switch to would not be confined by row-level security, if it
+/// would not be: a superuser or BYPASSRLS role, a role with the rights of a guarded table's owner, or
+/// a guarded table without ENABLE + FORCE ROW LEVEL SECURITY.
+pub async fn confinement_problem(
+    conn: &mut PgConnection,
+    role: &str,
+) -> Result<Option<String>, DbError> {
+    // Superuser, BYPASSRLS, guarded tables whose owner's rights it has, guarded tables left open.
+    type Facts = (bool, bool, Option<Vec<String>>, Option<Vec<String>>);
+    let row: Option<Facts> = sqlx::query_as(
+        "SELECT r.rolsuper, r.rolbypassrls, \
+                (SELECT array_agg(c.relname::text ORDER BY c.relname) FROM pg_class c \
+                  WHERE c.relnamespace = 'public'::regnamespace AND c.relname = ANY($2) \
+                    AND pg_has_role(r.oid, c.relowner, 'USAGE')), \
+                (SELECT array_agg(c.relname::text ORDER BY c.relname) FROM pg_class c \
+                  WHERE c.relnamespace = 'public'::regnamespace AND c.relname = ANY($2) \
+                    AND NOT (c.relrowsecurity AND c.relforcerowsecurity)) \
+         FROM pg_roles r WHERE r.rolname = $1",
+    )
+    .bind(role)
+    .bind(GUARDED_TABLES)
+    .fetch_optional(conn)
+    .await?;
+    Ok(match row {
+        None => Some(format!("the role {role} does not exist")),
+        Some((true, _, _, _)) => Some(format!("the role {role} is a superuser")),
+        Some((_, true, _, _)) => Some(format!("the role {role} can bypass row-level security")),
+        Some((_, _, Some(owned), _)) => Some(format!(
+            "the role {role} owns (or has the rights of the owner of) {}",
+            owned.join(", ")
+        )),
+        Some((_, _, _, Some(open))) => Some(format!(
+            "row-level security is not enabled and forced on {}",
+            open.join(", ")
+        )),
+        Some(_) => None,
+    })
+}
+
+impl Database {
+    /// Refuses to go on unless the application role is confined by row-level security (see
+    /// [`confinement_problem`]): a console that could read past the policies must not start.
+    pub async fn require_confinement(&self) -> Result<(), DbError> {
+        let mut conn = self.pool.acquire().await?;
+        match confinement_problem(&mut conn, APP_ROLE).await? {
+            None => Ok(()),
+            Some(problem) => Err(DbError::Unconfined(problem)),
+        }
     }
 }
 

@@ -190,6 +190,12 @@ impl Event {
         self
     }
 
+    /// Whose data the event touched.
+    pub fn patient(mut self, patient_id: Uuid) -> Event {
+        self.patient_id = Some(patient_id);
+        self
+    }
+
     pub fn details(mut self, details: Value) -> Event {
         self.details = details;
         self

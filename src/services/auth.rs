@@ -231,7 +231,7 @@ pub async fn login(
     password: &str,
 ) -> Result<LoginStep, AuthError> {
     let email = email.trim();
-    let mut tx = svc.db.begin(Actor::Anonymous).await?;
+    let mut tx = svc.db.begin_sign_in(email).await?;
     if email.is_empty() || email.len() > MAX_INPUT || password.len() > MAX_INPUT {
         passwords::verify_dummy_off_thread("").await;
         refuse(tx.conn(), client, None, "malformed input").await?;

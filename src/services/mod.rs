@@ -4,8 +4,10 @@
 
 pub mod audit;
 pub mod auth;
+pub mod keys;
 pub mod mfa;
 pub mod passwords;
+pub mod records;
 pub mod seed;
 pub mod sessions;
 pub mod users;
@@ -29,9 +31,22 @@ pub enum ServiceError {
     Crypto(#[from] CryptoError),
     #[error(transparent)]
     Hash(#[from] passwords::HashError),
+    /// The acting user may not do this: one sentence, and the attempt is on the audit trail.
+    #[error("{0}")]
+    Denied(String),
+    /// Someone else changed the row first; nothing was written.
+    #[error("{0}")]
+    Conflict(String),
     /// The session was ended, expired, or its user deactivated: sign in again.
     #[error("Your session has ended; sign in again.")]
     SessionEnded,
+}
+
+impl ServiceError {
+    /// Whether the database was out of reach: the same request may be tried again unchanged.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, ServiceError::Database(e) if e.is_unavailable())
+    }
 }
 
 /// The security policy the services enforce (SPEC "Configuration" timeouts).

@@ -78,7 +78,7 @@ fn two_processes_at_once_share_the_cluster() {
     }
     let out = run(home.hsc(&["migrate", "show"]));
     assert!(
-        out.success().stdout.contains("6 applied, 0 pending"),
+        out.success().stdout.contains(" applied, 0 pending"),
         "{}",
         out.stdout
     );
@@ -142,7 +142,11 @@ fn a_pid_file_naming_someone_elses_process_is_recovered() {
     )
     .unwrap();
     let out = run(home.hsc(&["migrate", "show"]));
-    assert!(out.success().stdout.contains("6 applied"), "{}", out.stdout);
+    assert!(
+        out.success().stdout.contains(" applied, 0 pending"),
+        "{}",
+        out.stdout
+    );
 }
 
 trait SpawnQuiet {
