@@ -208,14 +208,23 @@ pub async fn update(
     }
     // FOR UPDATE passes only rows the update policy allows, and holds them until commit, so two
     // editors saving at once are serialised and the second sees the first one's version.
-    let current: Option<Current> = if Access::of(session.user.role).write {
+    let locked = Access::of(session.user.role).write
+        && sqlx::query("SELECT 1 FROM medical_records WHERE id = $1 FOR UPDATE")
+            .bind(record)
+            .fetch_optional(tx.conn())
+            .await
+            .map_err(DbError::from)?
+            .is_some();
+    // Read after the lock, in a statement of its own: it then sees what a save that held the lock
+    // before us committed (a join in the locking statement would keep the old author's row).
+    let current: Option<Current> = if locked {
         sqlx::query_as(
             "SELECT m.version, m.patient_id, m.record_type::text AS record_type, m.record_date, m.updated_at, \
                     ub.first_name || ' ' || ub.last_name AS updated_by_name, v.title, v.description, v.metadata \
              FROM medical_records m \
              LEFT JOIN users ub ON ub.id = m.updated_by \
              LEFT JOIN record_versions v ON v.record_id = m.id AND v.version = m.version \
-             WHERE m.id = $1 FOR UPDATE OF m",
+             WHERE m.id = $1",
         )
         .bind(record)
         .fetch_optional(tx.conn())
