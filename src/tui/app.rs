@@ -58,6 +58,8 @@ pub async fn run(svc: Arc<Services>, client: Client, settings: Settings) -> std:
             _ = sigterm.recv() => Msg::Leave(Leave::Terminated),
             _ = sighup.recv() => Msg::Leave(Leave::HangUp),
         };
+        // The loop reads the clocks; update is given them.
+        state.today = Some(chrono::Local::now().date_naive());
         for effect in update::update(&mut state, msg, Instant::now()) {
             if let Effect::Exit = effect {
                 drop(terminal);

@@ -5,10 +5,13 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::msg::{Effect, Msg, Outcome};
+use super::msg::{Effect, Msg, Outcome, RecordResult, RecordWork, SaveTarget};
+use super::screens::records::browser::RecordPage;
 use crate::services::audit::Client;
 use crate::services::mfa::{self, Enrollment};
-use crate::services::{Services, auth, sessions};
+use crate::services::records::{self, PAGE_SIZE};
+use crate::services::sessions::Session;
+use crate::services::{ServiceError, Services, auth, sessions};
 
 #[derive(Clone)]
 pub struct Runner {
@@ -132,6 +135,14 @@ impl Runner {
                         mfa::remove(&svc, &client, &session, device, &password, &code).await,
                     ),
                 ),
+                Effect::Records {
+                    ticket,
+                    session,
+                    work,
+                } => (
+                    ticket,
+                    Outcome::Records(Box::new(records_work(&svc, &client, &session, work).await)),
+                ),
                 Effect::EndSession {
                     ticket,
                     session,
@@ -146,5 +157,91 @@ impl Runner {
             // The loop may already be gone (the console closed); nothing to do then.
             let _ = tx.send(Msg::Done(ticket, outcome));
         });
+    }
+}
+
+/// Does one piece of records work through the records services (which write its audit rows).
+async fn records_work(
+    svc: &Services,
+    client: &Client,
+    session: &Session,
+    work: RecordWork,
+) -> RecordResult {
+    match work {
+        RecordWork::List { filter, after } => RecordResult::Page(
+            records::list(svc, client, session, &filter, after, PAGE_SIZE)
+                .await
+                .map(|page| RecordPage {
+                    rows: page.records,
+                    next: page.next,
+                }),
+        ),
+        RecordWork::View(record) => {
+            RecordResult::Detail(records::view(svc, client, session, record).await)
+        }
+        RecordWork::Save(request) => RecordResult::Saved(match &request.target {
+            SaveTarget::New { patient } => {
+                records::create(
+                    svc,
+                    client,
+                    session,
+                    *patient,
+                    request.change_id,
+                    &request.draft,
+                )
+                .await
+            }
+            SaveTarget::Existing {
+                record,
+                base_version,
+                reason,
+            } => {
+                records::update(
+                    svc,
+                    client,
+                    session,
+                    *record,
+                    request.change_id,
+                    *base_version,
+                    &request.draft,
+                    reason,
+                )
+                .await
+            }
+        }),
+        RecordWork::History(record) => {
+            RecordResult::History(records::history(svc, client, session, record).await)
+        }
+        RecordWork::Version { record, version } => {
+            RecordResult::Version(records::version(svc, client, session, record, version).await)
+        }
+        RecordWork::Compare { record, a, b } => {
+            let pair = records::compare(svc, client, session, record, a, b).await;
+            RecordResult::Compared(match pair {
+                // A long description takes a moment to compare: off the async workers.
+                Ok((old, new)) => tokio::task::spawn_blocking(move || {
+                    let fields = records::diff::compare(&old, &new);
+                    (old, new, fields)
+                })
+                .await
+                .map_err(|_| {
+                    ServiceError::Invalid("The two versions could not be compared.".into())
+                }),
+                Err(e) => Err(e),
+            })
+        }
+        RecordWork::WritablePatients => {
+            RecordResult::Patients(records::writable_patients(svc, session).await)
+        }
+        RecordWork::FindPatients(query) => {
+            RecordResult::Patients(records::find_patients(svc, session, &query).await)
+        }
+        RecordWork::BreakGlass {
+            patient,
+            reason,
+            password,
+        } => RecordResult::Emergency(
+            records::break_glass(svc, client, session, patient, &reason, &password).await,
+        ),
     }
 }

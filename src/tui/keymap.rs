@@ -51,9 +51,17 @@ commands! {
     Filter => "filter", "filter the list";
     Refresh => "refresh", "reload from the database";
     TabAccount => "tab_account", "Account tab";
+    TabRecords => "tab_records", "Records tab";
     AddDevice => "add_device", "add an authenticator device";
     Rename => "rename", "rename the selected device";
     Remove => "remove", "remove the selected device";
+    Edit => "edit", "edit the record";
+    NewRecord => "new_record", "add a record for a patient";
+    History => "history", "the record's versions";
+    Mark => "mark", "mark a version to compare";
+    Compare => "compare", "compare the two marked versions";
+    BreakGlass => "break_glass", "emergency access to a patient (break-glass)";
+    Save => "save", "save the draft";
 }
 
 /// One key with its modifiers.
@@ -196,10 +204,19 @@ const DEFAULTS: &[(&str, Command)] = &[
     ("end", Command::Last),
     ("/", Command::Filter),
     ("f5", Command::Refresh),
+    ("ctrl-r", Command::Refresh),
     ("0", Command::TabAccount),
+    ("1", Command::TabRecords),
     ("n", Command::AddDevice),
     ("r", Command::Rename),
     ("d", Command::Remove),
+    ("e", Command::Edit),
+    ("n", Command::NewRecord),
+    ("h", Command::History),
+    ("space", Command::Mark),
+    ("c", Command::Compare),
+    ("b", Command::BreakGlass),
+    ("ctrl-s", Command::Save),
 ];
 
 impl Default for Keymap {
@@ -254,6 +271,22 @@ impl Keymap {
             .iter()
             .find(|(k, _)| k.matches(event))
             .map(|(_, c)| *c)
+    }
+
+    /// The command bound to `event` that the screen on show answers to (`wanted`), else the first
+    /// one bound. One key may so serve two screens (`n`: a new device on Account, a new record on
+    /// Records).
+    pub fn command_among(&self, event: &KeyEvent, wanted: &[Command]) -> Option<Command> {
+        let mut bound = self
+            .bindings
+            .iter()
+            .filter(|(k, _)| k.matches(event))
+            .map(|(_, c)| *c);
+        let first = bound.next()?;
+        if wanted.contains(&first) {
+            return Some(first);
+        }
+        bound.find(|c| wanted.contains(c)).or(Some(first))
     }
 
     /// The keys bound to `command`, for hints and help (e.g. "Ctrl-L").
@@ -318,6 +351,29 @@ mod tests {
         );
         assert_eq!(k.keys(Command::Help), "?/F1");
         assert_eq!(k.key(Command::Lock), "Ctrl-L");
+        assert_eq!(k.keys(Command::Refresh), "F5/Ctrl-R");
+        assert_eq!(k.key(Command::Save), "Ctrl-S");
+        assert_eq!(k.key(Command::Mark), "Space");
+    }
+
+    #[test]
+    fn one_key_serves_the_command_of_the_screen_on_show() {
+        let k = Keymap::default();
+        let n = press(KeyCode::Char('n'), KeyModifiers::NONE);
+        assert_eq!(k.command(&n), Some(Command::AddDevice));
+        assert_eq!(
+            k.command_among(&n, &[Command::Edit, Command::NewRecord]),
+            Some(Command::NewRecord)
+        );
+        assert_eq!(
+            k.command_among(&n, &[Command::AddDevice]),
+            Some(Command::AddDevice)
+        );
+        assert_eq!(k.command_among(&n, &[]), Some(Command::AddDevice));
+        assert_eq!(
+            k.command_among(&press(KeyCode::Char('z'), KeyModifiers::NONE), &[]),
+            None
+        );
     }
 
     #[test]

@@ -7,7 +7,8 @@ fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
-fn needs_escape(c: char) -> bool {
+/// Whether `c` is shown as a mark instead of being sent (controls and BIDI overrides).
+pub fn needs_escape(c: char) -> bool {
     c.is_control() || is_bidi_control(c)
 }
 

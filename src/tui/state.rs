@@ -2,12 +2,15 @@
 
 use std::time::{Duration, Instant};
 
+use chrono::NaiveDate;
+
 use crate::services::sessions::Session;
 use crate::services::users::UserSummary;
 
-use super::keymap::Keymap;
+use super::keymap::{Command, Keymap};
 use super::msg::{Leave, Ticket};
-use super::screens::{Screen, account::Account, lock::LockScreen, login::Login};
+use super::screens::records::RecordsTab;
+use super::screens::{Screen, lock::LockScreen, login::Login};
 use super::theme::Theme;
 
 /// The smallest terminal the console draws in.
@@ -43,6 +46,17 @@ impl Live {
     }
 }
 
+/// Hands out tickets, each once.
+#[derive(Debug, Default)]
+pub struct Tickets(u64);
+
+impl Tickets {
+    pub fn issue(&mut self) -> Ticket {
+        self.0 += 1;
+        Ticket(self.0)
+    }
+}
+
 /// Settings the console starts with.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -55,6 +69,8 @@ pub struct Settings {
 pub struct State {
     pub screen: Screen,
     pub live: Option<Live>,
+    /// The Records tab of a role that may browse records, from login to logout.
+    pub records: Option<RecordsTab>,
     /// Set while the idle lock hides everything.
     pub lock: Option<LockScreen>,
     pub size: (u16, u16),
@@ -65,9 +81,11 @@ pub struct State {
     pub settings: Settings,
     /// The time of the message being handled; views read it instead of the clock.
     pub now: Instant,
+    /// Today's date as the loop last read it (a new record's default date).
+    pub today: Option<NaiveDate>,
     pub ticks: u64,
     pub dirty: bool,
-    next_ticket: u64,
+    pub tickets: Tickets,
 }
 
 impl State {
@@ -75,6 +93,7 @@ impl State {
         State {
             screen: Screen::Login(Login::new(None)),
             live: None,
+            records: None,
             lock: None,
             size,
             help: false,
@@ -82,15 +101,40 @@ impl State {
             db_trouble: None,
             settings,
             now,
+            today: None,
             ticks: 0,
             dirty: true,
-            next_ticket: 0,
+            tickets: Tickets::default(),
         }
     }
 
     pub fn ticket(&mut self) -> Ticket {
-        self.next_ticket += 1;
-        Ticket(self.next_ticket)
+        self.tickets.issue()
+    }
+
+    /// True when a text field has the focus, so plain characters are text, not commands.
+    pub fn typing(&self) -> bool {
+        match (&self.screen, &self.records) {
+            (Screen::Records, Some(tab)) => tab.typing(),
+            (screen, _) => screen.typing(),
+        }
+    }
+
+    /// The commands the screen on show answers to (help overlay, and which of two commands
+    /// sharing a key is meant).
+    pub fn commands(&self) -> &'static [Command] {
+        match (&self.screen, &self.records) {
+            (Screen::Records, Some(tab)) => tab.commands(),
+            (screen, _) => screen.commands(),
+        }
+    }
+
+    /// The title of the screen on show.
+    pub fn title(&self) -> &'static str {
+        match (&self.screen, &self.records) {
+            (Screen::Records, Some(tab)) => tab.title(),
+            (screen, _) => screen.title(),
+        }
     }
 
     pub fn too_small(&self) -> bool {
@@ -118,6 +162,12 @@ impl State {
             Screen::Enroll(s) => &mut s.note,
             Screen::Account(s) => &mut s.note,
             Screen::BackupCodes(_) => return,
+            Screen::Records => {
+                if let Some(tab) = &mut self.records {
+                    tab.show_note(note);
+                }
+                return;
+            }
         };
         *slot = Some(note);
     }
@@ -125,13 +175,15 @@ impl State {
     /// Back to the login screen, with a note; the session is forgotten.
     pub fn to_login(&mut self, note: Option<Note>) {
         self.live = None;
+        self.records = None;
         self.lock = None;
         self.help = false;
         self.screen = Screen::Login(Login::new(note));
     }
 
-    /// Logged in: start the session clocks and show the account screen.
-    pub fn logged_in(&mut self, session: Session) -> Account {
+    /// Logged in: start the session clocks (a fresh session has no Records tab yet).
+    pub fn logged_in(&mut self, session: Session) {
+        self.records = None;
         self.live = Some(Live {
             session,
             last_input: self.now,
@@ -139,6 +191,5 @@ impl State {
             last_check: self.now,
             check_waiting: None,
         });
-        Account::new()
     }
 }

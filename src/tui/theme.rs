@@ -25,6 +25,9 @@ pub struct Theme {
     pub tab_active: Style,
     pub selected: Style,
     pub status: Style,
+    /// A line a comparison removed (also marked `-`) and one it added (`+`).
+    pub removed: Style,
+    pub added: Style,
 }
 
 impl Theme {
@@ -45,6 +48,8 @@ impl Theme {
                 tab_active: reversed.add_modifier(Modifier::BOLD),
                 selected: reversed,
                 status: Style::new().bg(Color::DarkGray).fg(Color::White),
+                removed: Style::new().fg(Color::Red),
+                added: Style::new().fg(Color::Green),
             },
             Palette::HighContrast => Theme {
                 palette,
@@ -65,6 +70,8 @@ impl Theme {
                 tab_active: bold.fg(Color::Black).bg(Color::White),
                 selected: bold.fg(Color::Black).bg(Color::White),
                 status: bold.fg(Color::Black).bg(Color::White),
+                removed: Style::new().fg(Color::Black).bg(Color::LightRed),
+                added: Style::new().fg(Color::Black).bg(Color::LightGreen),
             },
             Palette::Monochrome => Theme {
                 palette,
@@ -79,6 +86,8 @@ impl Theme {
                 tab_active: reversed.add_modifier(Modifier::BOLD),
                 selected: reversed,
                 status: reversed,
+                removed: Style::new(),
+                added: bold,
             },
         }
     }

@@ -12,7 +12,9 @@ use super::screens::lock::{self, LockScreen};
 use super::screens::{Screen, account, code, login};
 use super::state::{LEAVE_GRACE, Note, SESSION_CHECK, State, TOUCH_EVERY};
 
+mod records;
 mod results;
+use records::{show_records, with_records};
 use results::on_done;
 
 /// Handles one message at time `now`.
@@ -28,8 +30,7 @@ pub fn update(state: &mut State, msg: Msg, now: Instant) -> Vec<Effect> {
             if let Some(live) = &mut state.live {
                 live.last_input = now;
             }
-            on_paste(state, &text);
-            Vec::new()
+            on_paste(state, &text)
         }
         Msg::Resize(w, h) => {
             state.size = (w, h);
@@ -55,16 +56,24 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
     if let Some(live) = &mut state.live {
         live.last_input = state.now;
     }
-    let typing = state.lock.is_some() || state.screen.typing();
+    let typing = state.lock.is_some() || state.typing();
     let plain_char = matches!(key.code, KeyCode::Char(_))
         && !key
             .modifiers
             .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
-    // In a text field a plain character is text, whatever it is bound to.
+    // In a text field a plain character is text, whatever it is bound to. A key bound to two
+    // commands means the one the screen on show answers to.
     let command = if typing && plain_char {
         None
     } else {
-        state.settings.keymap.command(&key)
+        let mut wanted = state.commands().to_vec();
+        wanted.extend([
+            Command::Help,
+            Command::Lock,
+            Command::TabAccount,
+            Command::TabRecords,
+        ]);
+        state.settings.keymap.command_among(&key, &wanted)
     };
 
     if state.help {
@@ -83,13 +92,26 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
     if command == Some(Command::Lock) && state.live.is_some() {
         return lock_now(state);
     }
+    // The digits switch between the tabs of a signed-in session (not from a text field).
+    let on_a_tab = matches!(state.screen, Screen::Account(_) | Screen::Records);
+    if on_a_tab && !typing {
+        match command {
+            Some(Command::TabAccount) if !matches!(state.screen, Screen::Account(_)) => {
+                return show_account(state);
+            }
+            Some(Command::TabRecords) if !matches!(state.screen, Screen::Records) => {
+                return show_records(state);
+            }
+            _ => {}
+        }
+    }
     screen_key(state, key, command)
 }
 
-fn on_paste(state: &mut State, text: &str) {
+fn on_paste(state: &mut State, text: &str) -> Vec<Effect> {
     if let Some(lock) = &mut state.lock {
         lock.paste(text);
-        return;
+        return Vec::new();
     }
     match &mut state.screen {
         Screen::Login(s) => s.paste(text),
@@ -97,12 +119,18 @@ fn on_paste(state: &mut State, text: &str) {
         Screen::Enroll(s) => s.paste(text),
         Screen::Account(s) => s.paste(text),
         Screen::BackupCodes(_) => {}
+        Screen::Records => return with_records(state, |tab, cx| tab.paste(text, cx)),
     }
+    Vec::new()
 }
 
 fn screen_key(state: &mut State, key: KeyEvent, command: Option<Command>) -> Vec<Effect> {
+    if matches!(state.screen, Screen::Records) {
+        return with_records(state, |tab, cx| tab.key(key, command, cx));
+    }
     let ticket = state.ticket();
     match &mut state.screen {
+        Screen::Records => Vec::new(),
         Screen::Login(s) => match s.key(key, command) {
             login::Intent::Nothing => Vec::new(),
             login::Intent::SignIn { email, password } => {
@@ -336,6 +364,8 @@ fn on_tick(state: &mut State) -> Vec<Effect> {
         return Vec::new();
     }
     let mut effects = session_chores(state);
+    // A save waiting out an outage is retried even while the tab or the lock hides it.
+    effects.extend(with_records(state, |tab, cx| tab.tick(cx)));
     if state.lock.is_none() && state.idle_left().is_some_and(|left| left.is_zero()) {
         effects.extend(lock_now(state));
     }
@@ -386,5 +416,6 @@ fn waiting(state: &State) -> bool {
         Screen::Enroll(s) => s.waiting.is_some(),
         Screen::Account(s) => s.waiting.is_some() || !s.loaded,
         Screen::BackupCodes(_) => false,
+        Screen::Records => state.records.as_ref().is_some_and(|t| t.busy()),
     }
 }

@@ -8,7 +8,25 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use super::keymap::Command;
 use super::sanitize::inert;
 use super::screens::Screen;
+use super::screens::records::Look;
 use super::state::{MIN_HEIGHT, MIN_WIDTH, State};
+
+/// The header row, the body and the status bar of a `size` terminal.
+fn areas(size: Rect) -> [Rect; 3] {
+    Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+    ])
+    .areas(size)
+}
+
+/// Where the screens draw in a terminal of `size` (update uses it to know a page's rows).
+pub fn body_area(size: (u16, u16)) -> Rect {
+    let [_, body, _] = areas(Rect::new(0, 0, size.0, size.1));
+    // No vertical margin: at 80×24 the enrollment QR code needs every row.
+    body.inner(Margin::new(1, 0))
+}
 
 pub fn draw(state: &State, f: &mut Frame) {
     let area = f.area();
@@ -18,15 +36,9 @@ pub fn draw(state: &State, f: &mut Frame) {
         too_small(state, f, area);
         return;
     }
-    let [top, body, status] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Min(1),
-        Constraint::Length(1),
-    ])
-    .areas(area);
+    let [top, _, status] = areas(area);
     header(state, f, top);
-    // No vertical margin: at 80×24 the enrollment QR code needs every row.
-    let inner = body.inner(Margin::new(1, 0));
+    let inner = body_area((area.width, area.height));
     match (&state.lock, &state.live) {
         (Some(lock), Some(live)) => {
             lock.view(f, inner, &live.user().display_name(), theme, state.ticks)
@@ -40,6 +52,17 @@ pub fn draw(state: &State, f: &mut Frame) {
                 if let Some(live) = &state.live {
                     let add = state.settings.keymap.key(Command::AddDevice);
                     s.view(f, inner, &live.session, &add, theme, state.ticks);
+                }
+            }
+            Screen::Records => {
+                if let Some(tab) = &state.records {
+                    let look = Look {
+                        theme,
+                        keys: &state.settings.keymap,
+                        ticks: state.ticks,
+                        access: tab.access,
+                    };
+                    tab.view(f, inner, &look);
                 }
             }
         },
@@ -75,24 +98,31 @@ fn header(state: &State, f: &mut Frame, area: Rect) {
     let theme = &state.settings.theme;
     let line = if state.live.is_some() && state.lock.is_none() {
         // Only the screens this role may use appear; the active one is bracketed as well as highlighted.
-        let account = matches!(state.screen, Screen::Account(_));
-        let key = state.settings.keymap.key(Command::TabAccount);
-        let tab = if account {
-            format!("[{key} Account]")
-        } else {
-            format!(" {key} Account ")
+        let keys = &state.settings.keymap;
+        let tab = |command: Command, name: &str, active: bool| {
+            let key = keys.key(command);
+            if active {
+                Span::styled(format!("[{key} {name}]"), theme.tab_active)
+            } else {
+                Span::styled(format!(" {key} {name} "), theme.base)
+            }
         };
-        Line::from(vec![
-            Span::styled(
-                tab,
-                if account {
-                    theme.tab_active
-                } else {
-                    theme.base
-                },
-            ),
-            Span::styled("   Healthy Stellar Console", theme.muted),
-        ])
+        let mut spans = Vec::new();
+        if state.records.is_some() {
+            spans.push(tab(
+                Command::TabRecords,
+                "Records",
+                matches!(state.screen, Screen::Records),
+            ));
+            spans.push(Span::raw(" "));
+        }
+        spans.push(tab(
+            Command::TabAccount,
+            "Account",
+            matches!(state.screen, Screen::Account(_)),
+        ));
+        spans.push(Span::styled("   Healthy Stellar Console", theme.muted));
+        Line::from(spans)
     } else {
         Line::from(vec![
             Span::styled("Healthy Stellar Console", theme.title),
@@ -102,7 +132,7 @@ fn header(state: &State, f: &mut Frame, area: Rect) {
                     if state.lock.is_some() {
                         "Locked"
                     } else {
-                        state.screen.title()
+                        state.title()
                     }
                 ),
                 theme.muted,
@@ -129,7 +159,7 @@ fn status_bar(state: &State, f: &mut Frame, area: Rect) {
     if let Some(trouble) = &state.db_trouble {
         parts.push(format!("!! {}", trouble.to_uppercase()));
     }
-    let help_key = if state.screen.typing() || state.lock.is_some() {
+    let help_key = if state.typing() || state.lock.is_some() {
         "F1".to_string()
     } else {
         keys.key(Command::Help)
@@ -137,7 +167,7 @@ fn status_bar(state: &State, f: &mut Frame, area: Rect) {
     parts.push(format!("{help_key} help"));
     if state.live.is_some() && state.lock.is_none() {
         parts.push(format!("{} lock", keys.key(Command::Lock)));
-        if !state.screen.typing() {
+        if !state.typing() {
             parts.push(format!("{} quit", keys.key(Command::Quit)));
         }
     }
@@ -170,7 +200,9 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
 fn help(state: &State, f: &mut Frame, area: Rect) {
     let theme = &state.settings.theme;
     let keys = &state.settings.keymap;
-    let mut commands: Vec<Command> = state.screen.commands().to_vec();
+    let mut commands: Vec<Command> = state.commands().to_vec();
+    // A role without a Records tab has no key for it.
+    commands.retain(|c| *c != Command::TabRecords || state.records.is_some());
     if state.lock.is_some() {
         commands = vec![Command::Submit];
     }
@@ -179,7 +211,7 @@ fn help(state: &State, f: &mut Frame, area: Rect) {
         commands.push(Command::Lock);
     }
     let mut lines = vec![
-        Line::styled(format!("Keys — {}", state.screen.title()), theme.title),
+        Line::styled(format!("Keys — {}", state.title()), theme.title),
         Line::default(),
     ];
     for c in commands {
@@ -192,7 +224,7 @@ fn help(state: &State, f: &mut Frame, area: Rect) {
         Span::styled(format!("{:>14}  ", "Ctrl-C"), theme.key),
         Span::raw("leave hsc (ends the session)"),
     ]));
-    if state.screen.typing() {
+    if state.typing() {
         lines.push(Line::default());
         lines.push(Line::styled(
             "In a text field, letters are text: use F1 for help.",

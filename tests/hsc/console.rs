@@ -234,6 +234,9 @@ async fn a_physician_enrolls_totp_then_signs_in_with_a_computed_code() {
     c.send("dr.smith@healthystellar.com\tTest123!@#\r");
     c.wait_for("Enter the 6-digit code");
     c.send(&format!("{}\r", code_at(&secret, enrolled_at + 30)));
+    // A physician lands on the records; `0` is the account tab.
+    c.wait_for("Annual Physical Examination");
+    c.send("0");
     let screen = c.wait_for("Authenticator app");
     assert!(screen.contains("10 backup codes left"), "{screen}");
     c.send("\x03");
@@ -246,6 +249,8 @@ async fn a_physician_enrolls_totp_then_signs_in_with_a_computed_code() {
     c.send("dr.smith@healthystellar.com\tTest123!@#\r");
     c.wait_for("Enter the 6-digit code");
     c.send(&format!("{backup}\r"));
+    c.wait_for("Annual Physical Examination");
+    c.send("0");
     let screen = c.wait_for("Authenticator app");
     assert!(screen.contains("9 backup codes left"), "{screen}");
     c.send("q");

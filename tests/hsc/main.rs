@@ -14,5 +14,6 @@ mod logging;
 mod migrations;
 mod record_changes;
 mod records;
+mod records_console;
 mod seed;
 mod tls;

@@ -8,6 +8,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use zeroize::Zeroizing;
 
 use crate::tui::keymap::Command;
+use crate::tui::sanitize::inert;
 use crate::tui::state::Note;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::field::Field;
@@ -19,14 +20,15 @@ pub fn spinner(ticks: u64) -> char {
     SPINNER[(ticks % SPINNER.len() as u64) as usize]
 }
 
-/// The note line: errors say so in words, not only in colour.
+/// The note line: errors say so in words, not only in colour. Notes may quote names from the
+/// database (a conflict names who saved first), so they are made inert too.
 pub fn note(f: &mut Frame, area: Rect, note: Option<&Note>, theme: &Theme) {
     let line = match note {
         Some(Note::Error(text)) => Line::from(vec![
             Span::styled("Error: ", theme.error),
-            Span::styled(text.clone(), theme.error),
+            Span::styled(inert(text).into_owned(), theme.error),
         ]),
-        Some(Note::Info(text)) => Line::from(Span::styled(text.clone(), theme.info)),
+        Some(Note::Info(text)) => Line::from(Span::styled(inert(text).into_owned(), theme.info)),
         None => Line::default(),
     };
     f.render_widget(Paragraph::new(line).wrap(Wrap { trim: true }), area);

@@ -7,6 +7,7 @@ pub mod common;
 pub mod enroll;
 pub mod lock;
 pub mod login;
+pub mod records;
 
 use super::keymap::Command;
 
@@ -18,6 +19,8 @@ pub enum Screen {
     Enroll(enroll::Enroll),
     BackupCodes(backup::Backup),
     Account(account::Account),
+    /// The Records tab; its state is `State::records`, kept while other screens are on show.
+    Records,
 }
 
 impl Screen {
@@ -27,6 +30,7 @@ impl Screen {
             Screen::Login(_) | Screen::Code(_) | Screen::Enroll(_) => true,
             Screen::BackupCodes(_) => false,
             Screen::Account(a) => a.typing(),
+            Screen::Records => false,
         }
     }
 
@@ -38,6 +42,7 @@ impl Screen {
             Screen::Enroll(_) => "Set up an authenticator",
             Screen::BackupCodes(_) => "Backup codes",
             Screen::Account(_) => "Account",
+            Screen::Records => "Records",
         }
     }
 
@@ -56,9 +61,11 @@ impl Screen {
                 Command::Rename,
                 Command::Remove,
                 Command::Refresh,
+                Command::TabRecords,
                 Command::Back,
                 Command::Quit,
             ],
+            Screen::Records => &[],
         }
     }
 }

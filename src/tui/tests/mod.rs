@@ -12,8 +12,9 @@ use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use super::keymap::Keymap;
-use super::msg::{Effect, Msg, Outcome, Ticket};
+use super::msg::{Effect, Msg, Outcome, RecordResult, Ticket};
 use super::screens::Screen;
+use super::screens::records::browser::RecordPage;
 use super::state::{Settings, State};
 use super::theme::{Palette, Theme};
 use super::update::update;
@@ -24,6 +25,8 @@ use crate::services::sessions::Session;
 use crate::services::users::{Role, UserSummary};
 
 mod behaviour;
+mod records;
+mod records_behaviour;
 
 const SIZES: [(u16, u16); 2] = [(80, 24), (120, 40)];
 
@@ -58,8 +61,10 @@ impl Console {
             theme: Theme::new(Palette::Default),
             idle_lock: Duration::from_secs(15 * 60),
         };
+        let mut state = State::new(settings, size, now);
+        state.today = chrono::NaiveDate::from_ymd_opt(2026, 11, 27);
         Console {
-            state: State::new(settings, size, now),
+            state,
             now,
             effects: Vec::new(),
         }
@@ -103,6 +108,7 @@ impl Console {
                 | Effect::LoadDevices { ticket, .. }
                 | Effect::CheckSession { ticket, .. }
                 | Effect::RecordLock { ticket, .. }
+                | Effect::Records { ticket, .. }
                 | Effect::EndSession { ticket, .. },
             ] => *ticket,
             other => panic!("expected one effect, got {other:?}"),
@@ -129,6 +135,7 @@ impl Console {
         self.ticket()
     }
 
+    /// Dr Smith, signed in, on the Records tab with an empty first page.
     pub(super) fn logged_in(size: (u16, u16)) -> Console {
         let mut c = Console::new(size);
         let t = c.sign_in("dr.smith@healthystellar.com", "Test123!@#");
@@ -137,7 +144,13 @@ impl Console {
             Outcome::Login(Ok(LoginStep::LoggedIn(session()))),
         ));
         let t = c.ticket();
-        c.send(Msg::Done(t, Outcome::Devices(Ok((Vec::new(), 10)))));
+        c.send(Msg::Done(
+            t,
+            Outcome::Records(Box::new(RecordResult::Page(Ok(RecordPage {
+                rows: Vec::new(),
+                next: None,
+            })))),
+        ));
         c
     }
 }
@@ -201,7 +214,10 @@ fn code_prompt_and_backup_code() {
         assert_eq!(code.as_str(), "ABCD-EFGH-2345-6723");
         let t = c.ticket();
         c.send(Msg::Done(t, Outcome::Code(Ok(session()))));
-        assert!(matches!(c.state.screen, Screen::Account(_)));
+        assert!(
+            matches!(c.state.screen, Screen::Records),
+            "a physician lands on the Records tab"
+        );
     }
 }
 

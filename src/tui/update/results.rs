@@ -1,6 +1,7 @@
 //! How the results of database work change the console: each is matched to the ticket it was
 //! started with; anything no longer awaited is dropped.
 
+use super::records::{land, records_done};
 use super::{end_live, lock, show_account};
 use crate::db::DbError;
 use crate::services::ServiceError;
@@ -14,8 +15,9 @@ use crate::tui::state::{Note, State};
 /// A database that does not answer is said so, in words, and the work can be tried again.
 fn trouble(state: &mut State, e: &ServiceError) -> Note {
     let text = match e {
-        ServiceError::Database(DbError::Connect { .. })
-        | ServiceError::Database(DbError::Query(_)) => {
+        ServiceError::Database(
+            DbError::Connect { .. } | DbError::Query(_) | DbError::Unavailable(_),
+        ) => {
             state.db_trouble = Some("database not answering".into());
             format!("The database did not answer ({e}). Nothing was changed; try again.")
         }
@@ -76,15 +78,19 @@ pub(super) fn on_done(state: &mut State, ticket: Ticket, outcome: Outcome) -> Ve
             end
         };
     }
+    // Records results go to the tab, on show or not: a draft's save lands even from the Account tab.
+    let outcome = match outcome {
+        Outcome::Records(result) => return records_done(state, ticket, *result),
+        other => other,
+    };
     match (&mut state.screen, outcome) {
         (Screen::Login(s), Outcome::Login(result)) if s.waiting == Some(ticket) => {
             s.waiting = None;
             match result {
                 Ok(LoginStep::LoggedIn(session)) => {
                     answered(state);
-                    let account = state.logged_in(session);
-                    state.screen = Screen::Account(account);
-                    show_account(state)
+                    state.logged_in(session);
+                    land(state)
                 }
                 Ok(LoginStep::NeedsCode(pending)) => {
                     answered(state);
@@ -127,7 +133,7 @@ pub(super) fn on_done(state: &mut State, ticket: Ticket, outcome: Outcome) -> Ve
                 Ok(session) => {
                     answered(state);
                     state.logged_in(session);
-                    show_account(state)
+                    land(state)
                 }
                 Err(AuthError::WrongCode) => {
                     s.note = Some(Note::Error(AuthError::WrongCode.to_string()));
@@ -236,6 +242,7 @@ fn ended_elsewhere(outcome: &Outcome) -> bool {
         Outcome::DeviceAdded(r) => ended(r.as_ref().err()),
         Outcome::DeviceChanged(r) | Outcome::Recorded(r) => ended(r.as_ref().err()),
         Outcome::Unlocked(r) => ended(r.as_ref().err()),
+        Outcome::Records(r) => ended(r.error()),
         _ => false,
     }
 }
