@@ -12,6 +12,7 @@ mod door;
 mod keys;
 mod logging;
 mod migrations;
+mod pty;
 mod record_changes;
 mod records;
 mod records_console;

@@ -3,189 +3,20 @@
 //! overrides, a 5,000-character line and a 1 MB description is opened, scrolled and edited without
 //! one of its bytes reaching the terminal as a command; billing staff see the list without titles.
 
-use std::io::{Read, Write};
-use std::num::NonZeroU16;
-use std::sync::mpsc::{Receiver, channel};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hsc::services::audit::Client;
 use hsc::services::auth::{self, LoginStep};
 use hsc::services::records::{self, Content, Draft, RecordType};
-use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
 use uuid::Uuid;
 
-use crate::harness::{Home, TEST_ENCRYPTION_KEY, TestDb};
+use crate::auth::PASSWORD;
+use crate::harness::{Home, TestDb};
+use crate::pty::Console;
 
-const ROWS: u16 = 30;
-const COLS: u16 = 100;
-const PASSWORD: &str = "Test123!@#";
-
-/// What the terminal was asked to do besides drawing.
-#[derive(Default)]
-struct Watcher {
-    titles: Vec<Vec<u8>>,
-    clipboard: Vec<Vec<u8>>,
-    bells: usize,
-}
-
-impl vt100::Callbacks for Watcher {
-    fn audible_bell(&mut self, _: &mut vt100::Screen) {
-        self.bells += 1;
-    }
-    fn set_window_title(&mut self, _: &mut vt100::Screen, title: &[u8]) {
-        self.titles.push(title.to_vec());
-    }
-    fn set_window_icon_name(&mut self, _: &mut vt100::Screen, name: &[u8]) {
-        self.titles.push(name.to_vec());
-    }
-    fn copy_to_clipboard(&mut self, _: &mut vt100::Screen, _ty: &[u8], data: &[u8]) {
-        self.clipboard.push(data.to_vec());
-    }
-}
-
-struct Console {
-    _master: Box<dyn MasterPty + Send>,
-    writer: Box<dyn Write + Send>,
-    output: Receiver<Vec<u8>>,
-    parser: vt100::Parser<Watcher>,
-    raw: Vec<u8>,
-    child: Box<dyn Child + Send + Sync>,
-}
-
-impl Console {
-    /// The console with no role asked for a second factor, so every seeded user signs in with a password.
-    fn start(home: &Home, url: &str) -> Console {
-        let pair = native_pty_system()
-            .openpty(PtySize {
-                rows: ROWS,
-                cols: COLS,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .unwrap();
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_hsc"));
-        cmd.env_clear();
-        for (k, v) in [
-            ("PATH", std::env::var("PATH").unwrap_or_default()),
-            ("HOME", home.path().display().to_string()),
-            ("TERM", "xterm-256color".to_string()),
-            ("LANG", "C.UTF-8".to_string()),
-            ("HSC_DATA_DIR", home.data_dir().display().to_string()),
-            (
-                "HSC_CONFIG_DIR",
-                home.path().join("config").display().to_string(),
-            ),
-            ("DATABASE_URL", url.to_string()),
-            ("ENCRYPTION_KEY", TEST_ENCRYPTION_KEY.to_string()),
-            ("HSC_MFA_ROLES", "admin".to_string()),
-        ] {
-            cmd.env(k, v);
-        }
-        cmd.cwd(home.path());
-        let child = pair.slave.spawn_command(cmd).unwrap();
-        drop(pair.slave);
-        let mut reader = pair.master.try_clone_reader().unwrap();
-        let writer = pair.master.take_writer().unwrap();
-        let (tx, output) = channel();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 65536];
-            loop {
-                match reader.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        if tx.send(buf[..n].to_vec()).is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
-        });
-        Console {
-            _master: pair.master,
-            writer,
-            output,
-            parser: vt100::Parser::new_with_callbacks(
-                NonZeroU16::new(ROWS).unwrap(),
-                NonZeroU16::new(COLS).unwrap(),
-                0,
-                Watcher::default(),
-            ),
-            raw: Vec::new(),
-            child,
-        }
-    }
-
-    fn pump(&mut self, wait: Duration) {
-        if let Ok(bytes) = self.output.recv_timeout(wait) {
-            self.parser.process(&bytes);
-            self.raw.extend_from_slice(&bytes);
-        }
-    }
-
-    fn screen(&self) -> String {
-        self.parser.screen().contents()
-    }
-
-    /// Waits until the screen shows `text`; returns the screen.
-    #[track_caller]
-    fn wait_for(&mut self, text: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if self.screen().contains(text) {
-                return self.screen();
-            }
-            self.pump(Duration::from_millis(100));
-        }
-        panic!(
-            "{text:?} did not appear; the screen shows:\n{}",
-            self.screen()
-        );
-    }
-
-    /// Reads whatever arrives for `wait` (the screen settles).
-    fn settle(&mut self, wait: Duration) {
-        let until = Instant::now() + wait;
-        while Instant::now() < until {
-            self.pump(Duration::from_millis(50));
-        }
-    }
-
-    fn send(&mut self, text: &str) {
-        self.writer.write_all(text.as_bytes()).unwrap();
-        self.writer.flush().unwrap();
-    }
-
-    /// Sends keys one at a time, as a person types (a burst would arrive as one paste-like read).
-    fn type_keys(&mut self, text: &str) {
-        for c in text.chars() {
-            self.send(c.encode_utf8(&mut [0u8; 4]));
-            self.pump(Duration::from_millis(5));
-        }
-    }
-
-    fn sign_in(&mut self, email: &str) {
-        self.wait_for("Email:");
-        self.send(&format!("{email}\t{PASSWORD}\r"));
-    }
-
-    /// Waits for the process to end, still reading its output; returns the exit code.
-    fn exit_code(&mut self) -> u32 {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            self.pump(Duration::from_millis(50));
-            if let Some(status) = self.child.try_wait().unwrap() {
-                for _ in 0..10 {
-                    self.pump(Duration::from_millis(20));
-                }
-                return status.exit_code();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "hsc did not exit; the screen shows:\n{}",
-                self.screen()
-            );
-        }
-    }
+/// The console with no role asked for a second factor, so every seeded user signs in with a password.
+fn console(home: &Home, url: &str) -> Console {
+    Console::start_with(home, url, &[("HSC_MFA_ROLES", "admin")])
 }
 
 const CTRL_S: &str = "\x13";
@@ -197,8 +28,8 @@ const ESC: &str = "\x1b";
 async fn a_physician_edits_a_record_and_its_history_shows_version_2() {
     let (tdb, _svc) = TestDb::seeded().await;
     let home = Home::new();
-    let mut c = Console::start(&home, &tdb.url());
-    c.sign_in("dr.smith@healthystellar.com");
+    let mut c = console(&home, &tdb.url());
+    c.sign_in("dr.smith@healthystellar.com", PASSWORD);
     let screen = c.wait_for("Annual Physical Examination");
     assert!(screen.contains("[1 Records]"), "{screen}");
     assert!(
@@ -322,8 +153,8 @@ async fn a_hostile_record_cannot_drive_the_terminal() {
     assert_eq!(saved.version, 1);
 
     let home = Home::new();
-    let mut c = Console::start(&home, &tdb.url());
-    c.sign_in("dr.smith@healthystellar.com");
+    let mut c = console(&home, &tdb.url());
+    c.sign_in("dr.smith@healthystellar.com", PASSWORD);
     let screen = c.wait_for("Emergency");
     assert!(screen.contains("Evil␛[2J␛[31;44;5m"), "{screen}");
     // The newest record is the hostile one: open it, scroll it, go to its end and back.
@@ -379,8 +210,8 @@ async fn a_hostile_record_cannot_drive_the_terminal() {
 async fn billing_staff_see_the_list_without_titles() {
     let (tdb, _svc) = TestDb::seeded().await;
     let home = Home::new();
-    let mut c = Console::start(&home, &tdb.url());
-    c.sign_in("billing@healthystellar.com");
+    let mut c = console(&home, &tdb.url());
+    c.sign_in("billing@healthystellar.com", PASSWORD);
     let screen = c.wait_for("Bob Baker");
     assert!(
         screen.contains("Alice Anderson") && screen.contains("Carol Carter"),
