@@ -4,13 +4,13 @@ ALTER TABLE mfa_backup_codes NO FORCE ROW LEVEL SECURITY;
 ALTER TABLE mfa_backup_codes DISABLE ROW LEVEL SECURITY;
 DROP POLICY maintenance ON mfa_devices;
 DROP POLICY own_devices ON mfa_devices;
+DROP POLICY devices_at_sign_in ON mfa_devices;
 ALTER TABLE mfa_devices NO FORCE ROW LEVEL SECURITY;
 ALTER TABLE mfa_devices DISABLE ROW LEVEL SECURITY;
 DROP POLICY maintenance ON sessions;
 DROP POLICY own_sessions ON sessions;
 ALTER TABLE sessions NO FORCE ROW LEVEL SECURITY;
 ALTER TABLE sessions DISABLE ROW LEVEL SECURITY;
-DROP FUNCTION hsc_signing_in_user();
 
 DROP POLICY maintenance ON audit_logs;
 DROP POLICY audit_append ON audit_logs;
@@ -54,8 +54,11 @@ DROP POLICY users_update ON users;
 ALTER TABLE users NO FORCE ROW LEVEL SECURITY;
 ALTER TABLE users DISABLE ROW LEVEL SECURITY;
 
+DROP FUNCTION hsc_granted_records(boolean);
+DROP FUNCTION hsc_granted_patients(boolean);
 DROP FUNCTION hsc_may_add_record(uuid);
 DROP FUNCTION hsc_grant_covers(uuid, uuid, boolean);
 DROP FUNCTION hsc_set_actor(uuid, text);
 DROP FUNCTION hsc_acting_role();
 DROP FUNCTION hsc_acting_user();
+DROP FUNCTION hsc_signing_in_user();

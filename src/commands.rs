@@ -455,6 +455,7 @@ async fn demo(mut config: Config) -> Result<(), CommandError> {
         "applied {} migration(s); the schema is current",
         applied.len()
     );
+    db.require_confinement().await?;
     let summary = seed::run(&config, &db, &keyring).await?;
     println!(
         "seeded {} users, {} records and {} access grants\n\nDemo logins (every password is {}):",

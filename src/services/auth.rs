@@ -118,7 +118,7 @@ async fn load_account(
     id: Option<Uuid>,
 ) -> Result<Option<Account>, DbError> {
     let row: Option<AccountRow> = sqlx::query_as(
-        "SELECT u.id, u.email, u.first_name, u.last_name, u.role::text AS role, u.password_hash, \
+        "SELECT u.id, u.email, u.first_name, u.last_name, u.role::text AS role, coalesce(hsc_password_hash(), '') AS password_hash, \
                 (u.is_active AND u.deleted_at IS NULL) AS usable, u.locked_until, \
                 u.failed_login_attempts AS failed_attempts, \
                 (SELECT count(*) FROM mfa_devices d WHERE d.user_id = u.id AND d.is_active AND d.is_verified) AS devices \
@@ -260,6 +260,12 @@ pub async fn login(
         tx.commit().await?;
         return Err(AuthError::Refused);
     }
+    // The password is right: from here the transaction acts as the account (its sessions, its audit).
+    sqlx::query("SELECT hsc_set_actor($1)")
+        .bind(account.user.id)
+        .execute(tx.conn())
+        .await
+        .map_err(DbError::from)?;
     if passwords::needs_rehash(&account.password_hash) {
         let password = zeroize::Zeroizing::new(password.to_string());
         let fresh = tokio::task::spawn_blocking(move || passwords::hash(&password))

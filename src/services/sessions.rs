@@ -252,7 +252,7 @@ pub async fn unlock(
 ) -> Result<bool, ServiceError> {
     let mut tx = svc.db.begin(Actor::User(session.user.id)).await?;
     require_live(tx.conn(), session).await?;
-    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+    let hash: String = sqlx::query_scalar("SELECT hsc_password_hash() FROM users WHERE id = $1")
         .bind(session.user.id)
         .fetch_one(tx.conn())
         .await

@@ -106,9 +106,15 @@ enum Relation {
     ExpiredGrant,
     RevokedGrant,
     NoGrant,
+    /// All of the patient's records, READ (the browser's patient-index path).
+    ChartReadGrant,
+    /// All of the patient's records, READ_WRITE.
+    ChartReadWriteGrant,
+    /// A break-glass grant (all records, READ_WRITE, one hour).
+    EmergencyGrant,
 }
 
-const RELATIONS: [Relation; 7] = [
+const RELATIONS: [Relation; 10] = [
     Relation::Own,
     Relation::Authored,
     Relation::ReadGrant,
@@ -116,6 +122,9 @@ const RELATIONS: [Relation; 7] = [
     Relation::ExpiredGrant,
     Relation::RevokedGrant,
     Relation::NoGrant,
+    Relation::ChartReadGrant,
+    Relation::ChartReadWriteGrant,
+    Relation::EmergencyGrant,
 ];
 
 /// Makes `relation` true between user `x` and record `r`, returning the SQL that undoes it.
@@ -224,6 +233,21 @@ async fn arrange(
             vec![undo_grant]
         }
         Relation::NoGrant => vec![],
+        Relation::ChartReadGrant | Relation::ChartReadWriteGrant | Relation::EmergencyGrant => {
+            let (level, emergency) = match relation {
+                Relation::ChartReadGrant => ("READ", "false, NULL"),
+                Relation::ChartReadWriteGrant => ("READ_WRITE", "false, NULL"),
+                _ => ("READ_WRITE", "true, 'patient unconscious'"),
+            };
+            let sql = format!(
+                "INSERT INTO access_grants (patient_id, grantee_id, scope, access_level, expires_at, granted_by, \
+                 is_emergency, emergency_reason) \
+                 SELECT m.patient_id, $1, 'ALL_RECORDS', '{level}', now() + interval '1 hour', m.patient_id, {emergency} \
+                 FROM medical_records m WHERE m.id = $2"
+            );
+            exec(admin, &sql, x, r).await;
+            vec![undo_grant]
+        }
     }
 }
 
@@ -232,13 +256,19 @@ async fn arrange(
 fn expected(role: &str, relation: Relation) -> &'static str {
     use Relation::*;
     match (role, relation) {
-        ("physician" | "nurse", Own | Authored | ReadWriteGrant) => "list view:C create update",
-        ("physician" | "nurse", ReadGrant) => "list view:C - -",
+        (
+            "physician" | "nurse",
+            Own | Authored | ReadWriteGrant | ChartReadWriteGrant | EmergencyGrant,
+        ) => "list view:C create update",
+        ("physician" | "nurse", ReadGrant | ChartReadGrant) => "list view:C - -",
         ("physician" | "nurse", _) => "- view:- - -",
         ("patient", Own) => "list view:C - -",
         ("patient", _) => "- view:- - -",
         // Records staff see every index card; content only under an active grant.
-        ("medical_records", ReadGrant | ReadWriteGrant) => "list view:C - -",
+        (
+            "medical_records",
+            ReadGrant | ReadWriteGrant | ChartReadGrant | ChartReadWriteGrant | EmergencyGrant,
+        ) => "list view:C - -",
         ("medical_records", _) => "list view:M - -",
         ("billing_staff", _) => "list view:M - -",
         ("admin", _) => "- view:- - -",
@@ -370,12 +400,13 @@ async fn by_raw_sql(tdb: &TestDb, x: Uuid, r: Uuid, patient: Uuid) -> String {
         .execute(&mut *tx)
         .await
         .unwrap();
-    let update =
-        sqlx::query("UPDATE medical_records SET updated_by = $1, version = version WHERE id = $2")
-            .bind(x)
-            .bind(r)
-            .execute(&mut *tx)
-            .await;
+    let update = sqlx::query(
+        "UPDATE medical_records SET updated_by = $1, version = version + 1 WHERE id = $2",
+    )
+    .bind(x)
+    .bind(r)
+    .execute(&mut *tx)
+    .await;
     let update = match update {
         Ok(done) if done.rows_affected() == 1 => "update",
         Ok(_) => "-",

@@ -57,7 +57,7 @@ async fn confirm_identity(
     code: Option<&str>,
 ) -> Result<bool, ServiceError> {
     let hash: String =
-        sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1 FOR UPDATE")
+        sqlx::query_scalar("SELECT hsc_password_hash() FROM users WHERE id = $1 FOR UPDATE")
             .bind(session.user.id)
             .fetch_one(&mut *conn)
             .await

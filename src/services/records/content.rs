@@ -17,13 +17,23 @@ pub const MAX_METADATA_ENTRIES: usize = 100;
 const MAX_METADATA_KEY: usize = 64;
 const MAX_METADATA_VALUE: usize = 2000;
 
-/// The clinical content of one version of a record.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// The clinical content of one version of a record. Its `Debug` shows sizes only, never the text.
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct Content {
     pub title: String,
     pub description: String,
     /// Key/value pairs in their stored order (values as text; numbers stay numbers when saved).
     pub metadata: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for Content {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Content")
+            .field("title_chars", &self.title.chars().count())
+            .field("description_bytes", &self.description.len())
+            .field("metadata_entries", &self.metadata.len())
+            .finish()
+    }
 }
 
 /// The three sealed columns of a row.
@@ -76,6 +86,15 @@ impl Content {
             }
         }
         Ok(())
+    }
+
+    /// The content as it reads back once sealed: the title and metadata trimmed, numbers as stored.
+    pub(crate) fn normalized(&self) -> Content {
+        Content {
+            title: self.title.trim().to_string(),
+            description: self.description.clone(),
+            metadata: metadata_pairs(&self.metadata_json()),
+        }
     }
 
     /// The metadata as the JSON object that is sealed.

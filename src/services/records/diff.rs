@@ -28,7 +28,10 @@ pub struct FieldDiff {
 
 /// Line diff of `old` and `new`.
 pub fn lines(old: &str, new: &str) -> Vec<DiffLine> {
-    TextDiff::from_lines(old, new)
+    // Two unrelated 1 MB texts must not keep a thread busy: past the deadline the diff is coarser.
+    TextDiff::configure()
+        .timeout(std::time::Duration::from_millis(500))
+        .diff_lines(old, new)
         .iter_all_changes()
         .map(|c| DiffLine {
             change: match c.tag() {

@@ -7,7 +7,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{Access, Person, begin, refuse};
-use crate::db::DbError;
+use crate::db::{ActingTx, DbError};
 use crate::services::audit::{self, Action, Client, Event, Outcome};
 use crate::services::sessions::Session;
 use crate::services::{ServiceError, Services, passwords};
@@ -60,21 +60,13 @@ pub async fn break_glass(
         )
         .await);
     }
-    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+    let hash: String = sqlx::query_scalar("SELECT hsc_password_hash() FROM users WHERE id = $1")
         .bind(me)
         .fetch_one(tx.conn())
         .await
         .map_err(DbError::from)?;
     if !passwords::verify_off_thread(password, hash).await {
-        let event = Event::new(Action::EmergencyAccess, Outcome::Denied, Some(me))
-            .session(session.id)
-            .patient(patient)
-            .details(json!({"reason": "wrong password"}));
-        audit::write(tx.conn(), client, &event).await?;
-        tx.commit().await?;
-        return Err(ServiceError::Invalid(
-            "That password is not correct; emergency access was not opened.".into(),
-        ));
+        return Err(wrong_password(svc, tx, client, session, patient).await);
     }
     let found: Option<(Uuid, String)> = sqlx::query_as(
         "SELECT id, first_name || ' ' || last_name FROM users \
@@ -114,4 +106,63 @@ pub async fn break_glass(
         patient: Person { id, name },
         expires_at,
     })
+}
+
+/// A wrong password counts toward the lockout, as at sign-in, so break-glass is no way to guess one:
+/// the attempt that reaches the limit locks the account and ends this session.
+async fn wrong_password(
+    svc: &Services,
+    mut tx: ActingTx,
+    client: &Client,
+    session: &Session,
+    patient: Uuid,
+) -> ServiceError {
+    let me = session.user.id;
+    let result: Result<ServiceError, ServiceError> = async {
+        let event = Event::new(Action::EmergencyAccess, Outcome::Denied, Some(me))
+            .session(session.id)
+            .patient(patient)
+            .details(json!({"reason": "wrong password"}));
+        audit::write(tx.conn(), client, &event).await?;
+        let attempts: i32 = sqlx::query_scalar(
+            "UPDATE users SET failed_login_attempts = failed_login_attempts + 1 WHERE id = $1 \
+             RETURNING failed_login_attempts",
+        )
+        .bind(me)
+        .fetch_one(tx.conn())
+        .await
+        .map_err(DbError::from)?;
+        if u32::try_from(attempts).unwrap_or(u32::MAX) < svc.policy.lockout_attempts {
+            tx.commit().await?;
+            return Ok(ServiceError::Invalid(
+                "That password is not correct; emergency access was not opened.".into(),
+            ));
+        }
+        let lockout =
+            chrono::Duration::from_std(svc.policy.lockout).unwrap_or(chrono::Duration::minutes(30));
+        sqlx::query(
+            "UPDATE users SET failed_login_attempts = 0, locked_until = now() + $2 WHERE id = $1",
+        )
+        .bind(me)
+        .bind(lockout)
+        .execute(tx.conn())
+        .await
+        .map_err(DbError::from)?;
+        sqlx::query(
+            "UPDATE sessions SET is_active = false, revoked_at = now(), \
+             revoked_reason = 'account locked: wrong passwords for emergency access' WHERE id = $1",
+        )
+        .bind(session.id)
+        .execute(tx.conn())
+        .await
+        .map_err(DbError::from)?;
+        let event = Event::new(Action::AccountLocked, Outcome::Success, Some(me))
+            .session(session.id)
+            .details(json!({"failed_attempts": attempts, "during": "emergency access"}));
+        audit::write(tx.conn(), client, &event).await?;
+        tx.commit().await?;
+        Ok(ServiceError::SessionEnded)
+    }
+    .await;
+    result.unwrap_or_else(|e| e)
 }

@@ -12,14 +12,24 @@ use crate::services::audit::{self, Action, Client, Event, Outcome};
 use crate::services::sessions::Session;
 use crate::services::{ServiceError, Services};
 
-/// One line of a record's history.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One line of a record's history. Its `Debug` leaves the reason out.
+#[derive(Clone, PartialEq, Eq)]
 pub struct VersionSummary {
     pub version: i32,
     pub changed_by: Person,
     pub changed_at: DateTime<Utc>,
     /// Why it changed; `None` for the first version.
     pub reason: Option<String>,
+}
+
+impl std::fmt::Debug for VersionSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VersionSummary")
+            .field("version", &self.version)
+            .field("changed_by", &self.changed_by.id)
+            .field("changed_at", &self.changed_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One version, whole.
@@ -41,16 +51,27 @@ struct Row {
     change_reason: Option<Vec<u8>>,
     record_type: String,
     record_date: NaiveDate,
-    title: Vec<u8>,
-    description: Vec<u8>,
-    metadata: Vec<u8>,
+    /// The sealed content; not fetched for the history list.
+    title: Option<Vec<u8>>,
+    description: Option<Vec<u8>>,
+    metadata: Option<Vec<u8>>,
 }
 
 const VERSIONS: &str = "SELECT v.patient_id, v.version, v.changed_by, \
         cb.first_name || ' ' || cb.last_name AS changed_by_name, v.changed_at, v.change_reason, \
         v.record_type::text AS record_type, v.record_date, v.title, v.description, v.metadata \
     FROM record_versions v LEFT JOIN users cb ON cb.id = v.changed_by \
-    WHERE v.record_id = $1 AND ($2::int IS NULL OR v.version = $2 OR v.version = $3) \
+    WHERE v.record_id = $1 AND (v.version = $2 OR v.version = $3) \
+    ORDER BY v.version DESC";
+
+/// The history list: who, when and why of every version, without their content (a record with many
+/// long versions would otherwise be read whole to show one line each).
+const HISTORY: &str = "SELECT v.patient_id, v.version, v.changed_by, \
+        cb.first_name || ' ' || cb.last_name AS changed_by_name, v.changed_at, v.change_reason, \
+        v.record_type::text AS record_type, v.record_date, \
+        NULL::bytea AS title, NULL::bytea AS description, NULL::bytea AS metadata \
+    FROM record_versions v LEFT JOIN users cb ON cb.id = v.changed_by \
+    WHERE v.record_id = $1 \
     ORDER BY v.version DESC";
 
 async fn rows(
@@ -58,12 +79,17 @@ async fn rows(
     record: Uuid,
     versions: Option<(i32, i32)>,
 ) -> Result<Vec<Row>, DbError> {
-    Ok(sqlx::query_as(VERSIONS)
-        .bind(record)
-        .bind(versions.map(|v| v.0))
-        .bind(versions.map(|v| v.1))
-        .fetch_all(conn)
-        .await?)
+    Ok(match versions {
+        None => sqlx::query_as(HISTORY).bind(record).fetch_all(conn).await?,
+        Some((a, b)) => {
+            sqlx::query_as(VERSIONS)
+                .bind(record)
+                .bind(a)
+                .bind(b)
+                .fetch_all(conn)
+                .await?
+        }
+    })
 }
 
 /// Whether any version of `record` is readable in this transaction.
@@ -94,15 +120,17 @@ fn whole(svc: &Services, record: Uuid, r: &Row) -> Result<Version, ServiceError>
         summary: summary(svc, record, r)?,
         record_type: r.record_type.parse()?,
         record_date: r.record_date,
-        content: Content::open(
-            &svc.keyring,
-            "record_versions",
-            record,
-            r.version,
-            &r.title,
-            &r.description,
-            &r.metadata,
-        )?,
+        content: match (&r.title, &r.description, &r.metadata) {
+            (Some(t), Some(d), Some(m)) => {
+                Content::open(&svc.keyring, "record_versions", record, r.version, t, d, m)?
+            }
+            _ => {
+                return Err(ServiceError::Invalid(format!(
+                    "Version {} of record {record} has no content to show.",
+                    r.version
+                )));
+            }
+        },
     })
 }
 

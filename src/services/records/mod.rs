@@ -31,7 +31,7 @@ pub use content::{Content, MAX_DESCRIPTION, MAX_METADATA_ENTRIES, MAX_TITLE};
 pub use emergency::{EMERGENCY_ACCESS_HOURS, EmergencyGrant, MIN_EMERGENCY_REASON, break_glass};
 pub use filter::Filter;
 pub use history::{Version, VersionSummary, compare, history, version};
-pub use list::{Cursor, PAGE_SIZE, Page, RecordSummary, list, page_sql};
+pub use list::{Cursor, PAGE_PLAN, PAGE_SIZE, Page, RecordSummary, UNREADABLE, list, page_sql};
 pub use write::{Draft, MAX_REASON, Saved, create, update};
 
 /// The kinds of record the clinic keeps.

@@ -44,21 +44,55 @@ fn check_draft(draft: &Draft) -> Result<(), ServiceError> {
     Ok(())
 }
 
-/// The version an earlier attempt of this change already wrote, if any.
+/// The version an earlier attempt of this very change already wrote, if any. A change id names one
+/// draft: if what it saved is not this draft (another record, another base version, other content),
+/// the save is refused rather than reported as done — later edits are never dropped silently.
 async fn landed(
     conn: &mut PgConnection,
+    svc: &Services,
     change: Uuid,
     user: Uuid,
+    target: Option<(Uuid, i32)>,
+    draft: &Draft,
 ) -> Result<Option<Saved>, ServiceError> {
-    let row: Option<(Uuid, i32)> = sqlx::query_as(
-        "SELECT record_id, version FROM record_versions WHERE change_id = $1 AND changed_by = $2",
+    // record, version, type, date, and the sealed title, description and metadata.
+    type Landed = (Uuid, i32, String, NaiveDate, Vec<u8>, Vec<u8>, Vec<u8>);
+    let row: Option<Landed> = sqlx::query_as(
+        "SELECT record_id, version, record_type::text, record_date, title, description, metadata \
+         FROM record_versions WHERE change_id = $1 AND changed_by = $2",
     )
     .bind(change)
     .bind(user)
     .fetch_optional(conn)
     .await
     .map_err(DbError::from)?;
-    Ok(row.map(|(record, version)| Saved { record, version }))
+    let Some((record, version, record_type, record_date, title, description, metadata)) = row
+    else {
+        return Ok(None);
+    };
+    let stored = Content::open(
+        &svc.keyring,
+        "record_versions",
+        record,
+        version,
+        &title,
+        &description,
+        &metadata,
+    )?;
+    let same_place = match target {
+        Some((wanted, base)) => record == wanted && version == base + 1,
+        None => version == 1,
+    };
+    let same_draft = record_type == draft.record_type.as_str()
+        && record_date == draft.record_date
+        && stored == draft.content.normalized();
+    if same_place && same_draft {
+        Ok(Some(Saved { record, version }))
+    } else {
+        Err(ServiceError::Conflict(format!(
+            "An earlier save of this draft already landed as version {version}, with other content — reload the record; nothing more was saved."
+        )))
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -105,7 +139,7 @@ pub async fn create(
 ) -> Result<Saved, ServiceError> {
     check_draft(draft)?;
     let mut tx = begin(svc, session).await?;
-    if let Some(saved) = landed(tx.conn(), change, session.user.id).await? {
+    if let Some(saved) = landed(tx.conn(), svc, change, session.user.id, None, draft).await? {
         tx.commit().await?;
         return Ok(saved);
     }
@@ -202,7 +236,16 @@ pub async fn update(
     }
     let mut tx = begin(svc, session).await?;
     let me = session.user.id;
-    if let Some(saved) = landed(tx.conn(), change, me).await? {
+    if let Some(saved) = landed(
+        tx.conn(),
+        svc,
+        change,
+        me,
+        Some((record, base_version)),
+        draft,
+    )
+    .await?
+    {
         tx.commit().await?;
         return Ok(saved);
     }
@@ -329,19 +372,14 @@ fn changed_fields(
         changed.push("record_date");
     }
     let before = previous.cloned().unwrap_or_default();
-    if before.title != draft.content.title.trim() {
+    let after = draft.content.normalized();
+    if before.title != after.title {
         changed.push("title");
     }
-    if before.description != draft.content.description {
+    if before.description != after.description {
         changed.push("description");
     }
-    let trimmed: Vec<(String, String)> = draft
-        .content
-        .metadata
-        .iter()
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    if before.metadata != trimmed {
+    if before.metadata != after.metadata {
         changed.push("metadata");
     }
     changed
