@@ -107,7 +107,7 @@ impl Runner {
                             &enrollment,
                             &code,
                             &password,
-                            current_code.as_deref().map(|c| c.as_str()),
+                            current_code.as_deref(),
                         )
                         .await,
                     ),

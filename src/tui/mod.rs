@@ -7,6 +7,7 @@ pub mod keymap;
 pub mod msg;
 pub mod sanitize;
 pub mod screens;
+pub mod secret;
 pub mod state;
 pub mod terminal;
 pub mod theme;

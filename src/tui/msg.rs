@@ -1,10 +1,11 @@
 //! Messages into `update`, and the effects it asks for.
 
+use std::fmt;
 use std::sync::Arc;
 
-use crossterm::event::KeyEvent;
+use crate::tui::secret::Secret;
+use crossterm::event::{KeyCode, KeyEvent};
 use uuid::Uuid;
-use zeroize::Zeroizing;
 
 use crate::services::ServiceError;
 use crate::services::auth::{AuthError, LoginStep, PendingLogin};
@@ -41,8 +42,7 @@ impl Leave {
     }
 }
 
-/// Everything that can happen to the console.
-#[derive(Debug)]
+/// Everything that can happen to the console. `Debug` leaves out what was typed or pasted.
 pub enum Msg {
     Key(KeyEvent),
     Paste(String),
@@ -72,8 +72,7 @@ pub enum Outcome {
     Records(Box<RecordResult>),
 }
 
-/// What medical-records work came back with.
-#[derive(Debug)]
+/// What medical-records work came back with. `Debug` shows ids, versions and counts, no content.
 pub enum RecordResult {
     Page(Result<RecordPage, ServiceError>),
     Detail(Result<RecordDetail, ServiceError>),
@@ -102,8 +101,8 @@ impl RecordResult {
     }
 }
 
-/// Medical-records work for the runner.
-#[derive(Debug)]
+/// Medical-records work for the runner. `Debug` shows ids and lengths, never the draft, the
+/// reason, a searched name or the password.
 pub enum RecordWork {
     List {
         filter: Filter,
@@ -127,19 +126,19 @@ pub enum RecordWork {
     BreakGlass {
         patient: Uuid,
         reason: String,
-        password: Zeroizing<String>,
+        password: Secret,
     },
 }
 
 /// One save of the editor: retried unchanged (same change id) while the database is away.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct SaveRequest {
     pub change_id: Uuid,
     pub target: SaveTarget,
     pub draft: Draft,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub enum SaveTarget {
     New {
         patient: Uuid,
@@ -157,12 +156,12 @@ pub enum Effect {
     Login {
         ticket: Ticket,
         email: String,
-        password: Zeroizing<String>,
+        password: Secret,
     },
     SubmitCode {
         ticket: Ticket,
         pending: PendingLogin,
-        code: Zeroizing<String>,
+        code: Secret,
     },
     /// A fresh secret for a new authenticator (randomness is the runner's business, not update's).
     PrepareEnrollment {
@@ -173,7 +172,7 @@ pub enum Effect {
         ticket: Ticket,
         pending: PendingLogin,
         enrollment: Arc<Enrollment>,
-        code: Zeroizing<String>,
+        code: Secret,
     },
     CheckSession {
         ticket: Ticket,
@@ -190,7 +189,7 @@ pub enum Effect {
     Unlock {
         ticket: Ticket,
         session: Session,
-        password: Zeroizing<String>,
+        password: Secret,
     },
     LoadDevices {
         ticket: Ticket,
@@ -200,9 +199,9 @@ pub enum Effect {
         ticket: Ticket,
         session: Session,
         enrollment: Arc<Enrollment>,
-        code: Zeroizing<String>,
-        password: Zeroizing<String>,
-        current_code: Option<Zeroizing<String>>,
+        code: Secret,
+        password: Secret,
+        current_code: Option<Secret>,
     },
     RenameDevice {
         ticket: Ticket,
@@ -214,8 +213,8 @@ pub enum Effect {
         ticket: Ticket,
         session: Session,
         device: Uuid,
-        password: Zeroizing<String>,
-        code: Zeroizing<String>,
+        password: Secret,
+        code: Secret,
     },
     EndSession {
         ticket: Ticket,
@@ -229,4 +228,202 @@ pub enum Effect {
     },
     /// Leave the loop and restore the terminal.
     Exit,
+}
+
+// What follows keeps record content, drafts, searched names and passwords out of `{:?}`: a message
+// or an effect printed by a log line, a panic or a failing test shows ids, versions and lengths.
+
+impl fmt::Debug for Msg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Msg::Key(key) => match key.code {
+                // A typed character may be part of a password or a record.
+                KeyCode::Char(_) => write!(f, "Key(Char(_), {:?})", key.modifiers),
+                code => write!(f, "Key({code:?}, {:?})", key.modifiers),
+            },
+            Msg::Paste(text) => write!(f, "Paste({} bytes)", text.len()),
+            Msg::Resize(w, h) => write!(f, "Resize({w}, {h})"),
+            Msg::Tick => f.write_str("Tick"),
+            Msg::Leave(why) => write!(f, "Leave({why:?})"),
+            Msg::Done(ticket, outcome) => write!(f, "Done({ticket:?}, {outcome:?})"),
+        }
+    }
+}
+
+/// `Ok(<what shown>)`, or `Err(..)`: an error's sentence may quote what was typed.
+fn shape<T>(
+    f: &mut fmt::Formatter<'_>,
+    name: &str,
+    result: &Result<T, ServiceError>,
+    ok: impl FnOnce(&T) -> String,
+) -> fmt::Result {
+    match result {
+        Ok(value) => write!(f, "{name}(Ok({}))", ok(value)),
+        Err(e) if e.is_unavailable() => write!(f, "{name}(Err(unavailable))"),
+        Err(_) => write!(f, "{name}(Err(..))"),
+    }
+}
+
+impl fmt::Debug for RecordResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecordResult::Page(r) => shape(f, "Page", r, |p| format!("{p:?}")),
+            RecordResult::Detail(r) => shape(f, "Detail", r, |d| {
+                format!("record {} version {}", d.id, d.version)
+            }),
+            RecordResult::Saved(r) => shape(f, "Saved", r, |s| format!("{s:?}")),
+            RecordResult::History(r) => shape(f, "History", r, |v| format!("{} versions", v.len())),
+            RecordResult::Version(r) => shape(f, "Version", r, |v| {
+                format!("version {}", v.summary.version)
+            }),
+            RecordResult::Compared(r) => shape(f, "Compared", r, |(a, b, fields)| {
+                format!(
+                    "versions {} and {}, {} fields",
+                    a.summary.version,
+                    b.summary.version,
+                    fields.len()
+                )
+            }),
+            RecordResult::Patients(r) => {
+                shape(f, "Patients", r, |p| format!("{} patients", p.len()))
+            }
+            RecordResult::Emergency(r) => shape(f, "Emergency", r, |g| {
+                format!("grant {} for patient {}", g.grant, g.patient.id)
+            }),
+        }
+    }
+}
+
+impl fmt::Debug for RecordWork {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecordWork::List { filter, after } => f
+                .debug_struct("List")
+                .field("filter_words", &filter.words.len())
+                .field("from", &filter.from)
+                .field("to", &filter.to)
+                .field("after", after)
+                .finish(),
+            RecordWork::View(record) => write!(f, "View({record})"),
+            RecordWork::Save(request) => write!(f, "Save({request:?})"),
+            RecordWork::History(record) => write!(f, "History({record})"),
+            RecordWork::Version { record, version } => f
+                .debug_struct("Version")
+                .field("record", record)
+                .field("version", version)
+                .finish(),
+            RecordWork::Compare { record, a, b } => f
+                .debug_struct("Compare")
+                .field("record", record)
+                .field("a", a)
+                .field("b", b)
+                .finish(),
+            RecordWork::WritablePatients => f.write_str("WritablePatients"),
+            RecordWork::FindPatients(query) => {
+                write!(f, "FindPatients({} chars)", query.chars().count())
+            }
+            RecordWork::BreakGlass {
+                patient,
+                reason,
+                password,
+            } => f
+                .debug_struct("BreakGlass")
+                .field("patient", patient)
+                .field("reason_chars", &reason.chars().count())
+                .field("password", password)
+                .finish(),
+        }
+    }
+}
+
+impl fmt::Debug for SaveRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let content = &self.draft.content;
+        f.debug_struct("SaveRequest")
+            .field("change_id", &self.change_id)
+            .field("target", &self.target)
+            .field("record_type", &self.draft.record_type)
+            .field("title_chars", &content.title.chars().count())
+            .field("description_bytes", &content.description.len())
+            .field("metadata_entries", &content.metadata.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for SaveTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SaveTarget::New { patient } => f.debug_struct("New").field("patient", patient).finish(),
+            SaveTarget::Existing {
+                record,
+                base_version,
+                reason,
+            } => f
+                .debug_struct("Existing")
+                .field("record", record)
+                .field("base_version", base_version)
+                .field("reason_chars", &reason.chars().count())
+                .finish(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::*;
+    use crate::services::records::{Content, RecordType};
+
+    #[test]
+    fn debug_shows_ids_and_lengths_never_content_or_passwords() {
+        let request = SaveRequest {
+            change_id: Uuid::from_u128(5),
+            target: SaveTarget::Existing {
+                record: Uuid::from_u128(7),
+                base_version: 3,
+                reason: "Corrected the HIV status".into(),
+            },
+            draft: Draft {
+                record_type: RecordType::Diagnosis,
+                record_date: NaiveDate::from_ymd_opt(2024, 2, 1).unwrap(),
+                content: Content {
+                    title: "Mallory's diagnosis".into(),
+                    description: "Positive; started on treatment.".into(),
+                    metadata: vec![("viralLoad".into(), "40 copies/ml".into())],
+                },
+            },
+        };
+        let work = [
+            RecordWork::Save(Arc::new(request)),
+            RecordWork::BreakGlass {
+                patient: Uuid::from_u128(9),
+                reason: "Unconscious, allergies unknown".into(),
+                password: Secret::new("S3cret-Pass!".into()),
+            },
+            RecordWork::FindPatients("Mallory".into()),
+        ];
+        let printed = format!("{work:?}");
+        for secret in [
+            "HIV",
+            "Mallory",
+            "Positive",
+            "viralLoad",
+            "40 copies",
+            "allergies",
+            "S3cret-Pass!",
+        ] {
+            assert!(!printed.contains(secret), "{secret:?} in {printed}");
+        }
+        assert!(
+            printed.contains(&Uuid::from_u128(7).to_string()),
+            "{printed}"
+        );
+        assert!(printed.contains("reason_chars: 24"), "{printed}");
+
+        let msg = Msg::Paste("Mallory's history".into());
+        assert_eq!(format!("{msg:?}"), "Paste(17 bytes)");
+        let key = Msg::Key(KeyEvent::from(KeyCode::Char('S')));
+        assert!(!format!("{key:?}").contains('S'), "{key:?}");
+    }
 }

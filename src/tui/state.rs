@@ -22,6 +22,17 @@ pub const SESSION_CHECK: Duration = Duration::from_secs(30);
 pub const TOUCH_EVERY: Duration = Duration::from_secs(60);
 /// How long leaving waits for the session to be ended in the database.
 pub const LEAVE_GRACE: Duration = Duration::from_secs(3);
+/// Said on the login screen when a session ended with a record draft still open.
+pub const DRAFT_DISCARDED: &str = "Your unsaved record draft was discarded.";
+/// What the logout question answers to.
+const ASKING: &[Command] = &[
+    Command::NextField,
+    Command::PrevField,
+    Command::Up,
+    Command::Down,
+    Command::Submit,
+    Command::Back,
+];
 
 /// A note under a form: what went wrong, or what happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,6 +84,9 @@ pub struct State {
     pub records: Option<RecordsTab>,
     /// Set while the idle lock hides everything.
     pub lock: Option<LockScreen>,
+    /// "Log out and lose the open draft?", asked when quitting with one: Some(whether Yes has the
+    /// focus; it starts on No).
+    pub quit_ask: Option<bool>,
     pub size: (u16, u16),
     pub help: bool,
     pub leaving: Option<(Leave, Instant)>,
@@ -95,6 +109,7 @@ impl State {
             live: None,
             records: None,
             lock: None,
+            quit_ask: None,
             size,
             help: false,
             leaving: None,
@@ -114,6 +129,9 @@ impl State {
 
     /// True when a text field has the focus, so plain characters are text, not commands.
     pub fn typing(&self) -> bool {
+        if self.quit_ask.is_some() {
+            return false;
+        }
         match (&self.screen, &self.records) {
             (Screen::Records, Some(tab)) => tab.typing(),
             (screen, _) => screen.typing(),
@@ -123,6 +141,9 @@ impl State {
     /// The commands the screen on show answers to (help overlay, and which of two commands
     /// sharing a key is meant).
     pub fn commands(&self) -> &'static [Command] {
+        if self.quit_ask.is_some() {
+            return ASKING;
+        }
         match (&self.screen, &self.records) {
             (Screen::Records, Some(tab)) => tab.commands(),
             (screen, _) => screen.commands(),
@@ -172,11 +193,27 @@ impl State {
         *slot = Some(note);
     }
 
-    /// Back to the login screen, with a note; the session is forgotten.
+    /// An editor holds a changed draft, or a save that has not landed.
+    pub fn unsaved_draft(&self) -> bool {
+        self.records.as_ref().is_some_and(RecordsTab::unsaved_draft)
+    }
+
+    /// Back to the login screen, with a note; the session is forgotten. A draft still open is
+    /// lost with it, and the note says so.
     pub fn to_login(&mut self, note: Option<Note>) {
+        let note = if self.unsaved_draft() {
+            Some(match note {
+                Some(Note::Info(text)) => Note::Info(format!("{text} {DRAFT_DISCARDED}")),
+                Some(Note::Error(text)) => Note::Error(format!("{text} {DRAFT_DISCARDED}")),
+                None => Note::Info(DRAFT_DISCARDED.into()),
+            })
+        } else {
+            note
+        };
         self.live = None;
         self.records = None;
         self.lock = None;
+        self.quit_ask = None;
         self.help = false;
         self.screen = Screen::Login(Login::new(note));
     }
@@ -184,6 +221,7 @@ impl State {
     /// Logged in: start the session clocks (a fresh session has no Records tab yet).
     pub fn logged_in(&mut self, session: Session) {
         self.records = None;
+        self.quit_ask = None;
         self.live = Some(Live {
             session,
             last_input: self.now,

@@ -92,6 +92,9 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
     if command == Some(Command::Lock) && state.live.is_some() {
         return lock_now(state);
     }
+    if let Some(yes) = state.quit_ask {
+        return quit_ask_key(state, key, command, yes);
+    }
     // The digits switch between the tabs of a signed-in session (not from a text field).
     let on_a_tab = matches!(state.screen, Screen::Account(_) | Screen::Records);
     if on_a_tab && !typing {
@@ -215,7 +218,7 @@ fn screen_key(state: &mut State, key: KeyEvent, command: Option<Command>) -> Vec
             let session = live.session.clone();
             match s.key(key, command) {
                 account::Intent::Nothing => Vec::new(),
-                account::Intent::Quit => leave(state, Leave::Logout),
+                account::Intent::Quit => quit(state),
                 account::Intent::Reload => {
                     s.waiting = Some(ticket);
                     vec![Effect::LoadDevices { ticket, session }]
@@ -305,6 +308,40 @@ pub(super) fn show_account(state: &mut State) -> Vec<Effect> {
     account.waiting = Some(ticket);
     state.screen = Screen::Account(account);
     vec![Effect::LoadDevices { ticket, session }]
+}
+
+/// `q`: logs out and leaves, after asking first when a record draft would be lost.
+pub(super) fn quit(state: &mut State) -> Vec<Effect> {
+    if state.unsaved_draft() {
+        state.quit_ask = Some(false);
+        state.help = false;
+        return Vec::new();
+    }
+    leave(state, Leave::Logout)
+}
+
+/// The logout question: Enter on its default (No) keeps the draft, as Esc does.
+fn quit_ask_key(
+    state: &mut State,
+    key: KeyEvent,
+    command: Option<Command>,
+    yes: bool,
+) -> Vec<Effect> {
+    let toggle = matches!(
+        command,
+        Some(Command::NextField | Command::PrevField | Command::Up | Command::Down)
+    ) || matches!(key.code, KeyCode::Left | KeyCode::Right);
+    if toggle {
+        state.quit_ask = Some(!yes);
+    } else if command == Some(Command::Submit) {
+        state.quit_ask = None;
+        if yes {
+            return leave(state, Leave::Logout);
+        }
+    } else if command == Some(Command::Back) {
+        state.quit_ask = None;
+    }
+    Vec::new()
 }
 
 /// Ends the session (if any) and leaves once the database has recorded it, or after a grace period.

@@ -10,6 +10,7 @@ use super::sanitize::inert;
 use super::screens::Screen;
 use super::screens::records::Look;
 use super::state::{MIN_HEIGHT, MIN_WIDTH, State};
+use super::widgets::modal;
 
 /// The header row, the body and the status bar of a `size` terminal.
 fn areas(size: Rect) -> [Rect; 3] {
@@ -66,6 +67,19 @@ pub fn draw(state: &State, f: &mut Frame) {
                 }
             }
         },
+    }
+    if let (Some(yes), None) = (state.quit_ask, &state.lock) {
+        modal::ask(
+            f,
+            inner,
+            "Unsaved draft",
+            vec![Line::from(
+                "A record draft is not saved. Log out and throw it away?",
+            )],
+            ("No, keep editing", "Yes, log out"),
+            yes,
+            theme,
+        );
     }
     status_bar(state, f, status);
     if state.help {

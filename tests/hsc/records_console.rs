@@ -1,7 +1,9 @@
 //! End to end: the real `hsc` binary in a pseudo-terminal against a seeded PostgreSQL. A physician
 //! edits a record and finds version 2 in its history; a record made of escape sequences, BIDI
-//! overrides, a 5,000-character line and a 1 MB description is opened, scrolled and edited without
-//! one of its bytes reaching the terminal as a command; billing staff see the list without titles.
+//! overrides, a 5,000-character line and a 1 MB description, with a second version saved for a
+//! reason made of the same, is opened, scrolled, looked up in its history, compared and edited
+//! without one of its bytes reaching the terminal as a command; billing staff see the list without
+//! titles.
 
 use std::time::Duration;
 
@@ -109,6 +111,23 @@ fn hostile(text: &str) -> String {
     format!("{text}{}\x08\x0b\x0c\x7f{text}", PAYLOADS.concat())
 }
 
+/// None of the payloads' bytes is in `raw` (what the console wrote while `when`).
+#[track_caller]
+fn assert_inert(raw: &[u8], when: &str) {
+    let find = |needle: &[u8]| raw.windows(needle.len()).any(|w| w == needle);
+    for (needle, what) in [
+        (&b"\x1b[31;44;5m"[..], "the record's colours"),
+        (b"\x1b]0;PWNED", "a window title"),
+        (b"\x1b]52;", "a clipboard write"),
+        ("\u{9b}".as_bytes(), "a C1 control (CSI)"),
+        ("\u{202E}".as_bytes(), "a BIDI override"),
+        (b"PWNED\x07", "a BEL"),
+        (b"\x08\x0b\x0c", "C0 controls"),
+    ] {
+        assert!(!find(needle), "{what} reached the terminal {when}");
+    }
+}
+
 #[tokio::test]
 async fn a_hostile_record_cannot_drive_the_terminal() {
     let (tdb, mut svc) = TestDb::seeded().await;
@@ -151,6 +170,22 @@ async fn a_hostile_record_cannot_drive_the_terminal() {
         .await
         .unwrap();
     assert_eq!(saved.version, 1);
+    // Version 2: one hostile line more at the top, saved for a hostile reason.
+    let mut second = draft.clone();
+    second.content.description = format!("{}\n{}", hostile("Second"), draft.content.description);
+    let saved = records::update(
+        &svc,
+        &client,
+        &session,
+        saved.record,
+        Uuid::new_v4(),
+        1,
+        &second,
+        &hostile("Why"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(saved.version, 2);
 
     let home = Home::new();
     let mut c = console(&home, &tdb.url());
@@ -171,6 +206,35 @@ async fn a_hostile_record_cannot_drive_the_terminal() {
     c.wait_for("line 0");
     c.send("g");
     c.wait_for("Metadata");
+
+    // The history lists the hostile reason; version 2 shows it again, and the comparison shows
+    // the hostile line it added.
+    let from = c.raw.len();
+    c.send("h");
+    let screen = c.wait_for("(first version)");
+    assert!(screen.contains("Why␛[2J␛[31;44;5m"), "{screen}");
+    c.send("\r");
+    let screen = c.wait_for("Reason for the change: Why");
+    assert!(screen.contains("Why␛[2J␛[31;44;5m␛]0;PWNED␇"), "{screen}");
+    assert!(screen.contains("Second␛[2J"), "{screen}");
+    c.settle(Duration::from_millis(200));
+    c.send(ESC);
+    c.wait_for("(first version)");
+    c.type_keys(" j c");
+    let screen = c.wait_for("+ Second␛[2J");
+    assert!(
+        screen.contains("+ Second␛[2J␛[31;44;5m␛]0;PWNED␇"),
+        "{screen}"
+    );
+    assert!(screen.contains("  Top␛[2J"), "{screen}");
+    c.send("\x1b[B");
+    c.settle(Duration::from_millis(300));
+    assert_inert(&c.raw[from..], "from the history or the comparison");
+    c.send(ESC);
+    c.settle(Duration::from_millis(200));
+    c.send(ESC);
+    c.wait_for("Last changed by");
+
     // The editor takes the megabyte too, and its end.
     c.send("e");
     c.wait_for("Reason for change");
@@ -185,19 +249,7 @@ async fn a_hostile_record_cannot_drive_the_terminal() {
     c.send("q");
     assert_eq!(c.exit_code(), 0);
 
-    let raw = &c.raw;
-    let find = |needle: &[u8]| raw.windows(needle.len()).any(|w| w == needle);
-    for (needle, what) in [
-        (&b"\x1b[31;44;5m"[..], "the record's colours"),
-        (b"\x1b]0;PWNED", "a window title"),
-        (b"\x1b]52;", "a clipboard write"),
-        ("\u{9b}".as_bytes(), "a C1 control (CSI)"),
-        ("\u{202E}".as_bytes(), "a BIDI override"),
-        (b"PWNED\x07", "a BEL"),
-        (b"\x08\x0b\x0c", "C0 controls"),
-    ] {
-        assert!(!find(needle), "{what} reached the terminal");
-    }
+    assert_inert(&c.raw, "at any time");
     let watcher = c.parser.callbacks();
     assert!(watcher.titles.is_empty(), "the window title was set");
     assert!(watcher.clipboard.is_empty(), "the clipboard was written");

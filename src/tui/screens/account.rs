@@ -1,13 +1,13 @@
 //! The account screen: who is signed in, the session, and the authenticator devices — list, add,
 //! rename, remove (removal asks for the password and a current code).
 
+use crate::tui::secret::Secret;
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 use uuid::Uuid;
-use zeroize::Zeroizing;
 
 use super::common;
 use crate::services::mfa::Device;
@@ -51,8 +51,8 @@ pub enum Intent {
     Nothing,
     Reload,
     AddDevice {
-        password: Zeroizing<String>,
-        current_code: Option<Zeroizing<String>>,
+        password: Secret,
+        current_code: Option<Secret>,
     },
     Rename {
         device: Uuid,
@@ -60,8 +60,8 @@ pub enum Intent {
     },
     Remove {
         device: Uuid,
-        password: Zeroizing<String>,
-        code: Zeroizing<String>,
+        password: Secret,
+        code: Secret,
     },
     Quit,
 }

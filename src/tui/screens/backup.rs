@@ -9,9 +9,17 @@ use zeroize::Zeroizing;
 use crate::tui::keymap::Command;
 use crate::tui::theme::Theme;
 
-#[derive(Debug)]
 pub struct Backup {
     pub codes: Vec<Zeroizing<String>>,
+}
+
+/// The codes are secrets: `Debug` counts them.
+impl std::fmt::Debug for Backup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backup")
+            .field("codes", &self.codes.len())
+            .finish()
+    }
 }
 
 impl Backup {

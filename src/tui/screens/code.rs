@@ -1,11 +1,11 @@
 //! The second-factor prompt: a 6-digit code from the authenticator app, or a backup code.
 
+use crate::tui::secret::Secret;
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Wrap};
-use zeroize::Zeroizing;
 
 use super::common;
 use crate::services::auth::PendingLogin;
@@ -27,7 +27,7 @@ pub struct Code {
 pub enum Intent {
     Nothing,
     Cancel,
-    Submit(Zeroizing<String>),
+    Submit(Secret),
 }
 
 impl Code {

@@ -1,11 +1,11 @@
 //! Pieces every form screen draws the same way.
 
+use crate::tui::secret::Secret;
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
-use zeroize::Zeroizing;
 
 use crate::tui::keymap::Command;
 use crate::tui::sanitize::inert;
@@ -53,7 +53,7 @@ pub fn field_key(
     key: KeyEvent,
     command: Option<Command>,
     missing: &str,
-) -> Option<Zeroizing<String>> {
+) -> Option<Secret> {
     if command == Some(Command::Submit) {
         if field.is_blank() {
             *note = Some(Note::Error(missing.to_string()));

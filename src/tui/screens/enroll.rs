@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
+use crate::tui::secret::Secret;
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Wrap};
-use zeroize::Zeroizing;
 
 use super::common;
 use crate::services::auth::PendingLogin;
@@ -28,18 +28,27 @@ pub enum EnrollFor {
     /// A logged-in user adds a device; the password (and a current code, when they already have a
     /// device) were asked first and travel with the new code.
     Account {
-        password: Zeroizing<String>,
-        current_code: Option<Zeroizing<String>>,
+        password: Secret,
+        current_code: Option<Secret>,
     },
 }
 
 /// The enrollment once its secret exists.
-#[derive(Debug)]
 pub struct Ready {
     pub enrollment: Arc<Enrollment>,
     pub qr: Vec<String>,
-    pub secret: Zeroizing<String>,
-    pub uri: Zeroizing<String>,
+    pub secret: Secret,
+    pub uri: Secret,
+}
+
+/// The QR code is the secret drawn: `Debug` leaves it out.
+impl std::fmt::Debug for Ready {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ready")
+            .field("enrollment", &self.enrollment)
+            .field("qr_rows", &self.qr.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Ready {
@@ -47,10 +56,10 @@ impl Ready {
         let uri = enrollment.uri().map_err(|e| e.to_string())?;
         let qr = qr::render(&uri).ok_or("the authenticator link is too long for a QR code")?;
         Ok(Ready {
-            secret: enrollment.secret_text(),
+            secret: Secret::from(enrollment.secret_text()),
             enrollment: Arc::new(enrollment),
             qr,
-            uri,
+            uri: Secret::from(uri),
         })
     }
 }
@@ -69,7 +78,7 @@ pub struct Enroll {
 pub enum Intent {
     Nothing,
     Cancel,
-    Confirm(Zeroizing<String>),
+    Confirm(Secret),
 }
 
 impl Enroll {

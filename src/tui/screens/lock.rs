@@ -1,11 +1,11 @@
 //! The idle lock: everything hidden until the password is entered again; three wrong tries log out.
 
+use crate::tui::secret::Secret;
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
-use zeroize::Zeroizing;
 
 use super::common;
 use crate::tui::keymap::Command;
@@ -29,7 +29,7 @@ pub struct LockScreen {
 
 pub enum Intent {
     Nothing,
-    Unlock(Zeroizing<String>),
+    Unlock(Secret),
 }
 
 impl LockScreen {

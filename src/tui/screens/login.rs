@@ -1,11 +1,11 @@
 //! The login screen: email, then password (masked), Enter.
 
+use crate::tui::secret::Secret;
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
-use zeroize::Zeroizing;
 
 use super::common;
 use crate::tui::keymap::Command;
@@ -26,10 +26,7 @@ pub struct Login {
 /// What a key on the login screen asks for.
 pub enum Intent {
     Nothing,
-    SignIn {
-        email: String,
-        password: Zeroizing<String>,
-    },
+    SignIn { email: String, password: Secret },
 }
 
 impl Login {

@@ -27,6 +27,8 @@ use crate::services::users::{Role, UserSummary};
 mod behaviour;
 mod records;
 mod records_behaviour;
+mod records_drafts;
+mod records_editor;
 
 const SIZES: [(u16, u16); 2] = [(80, 24), (120, 40)];
 

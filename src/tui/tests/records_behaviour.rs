@@ -1,59 +1,34 @@
-//! The Records tab key by key: the filter as you type (stale pages dropped), keyset paging, the
-//! editor's save, an outage that keeps the draft and retries the same change, a conflict, the
-//! break-glass question, tabs, and the comparison's signs without colour.
+//! The Records tab's browser and pages key by key: the filter as you type (once typing pauses;
+//! stale pages dropped), a filtered search that stopped at its scan budget, keyset paging, the
+//! break-glass question, tabs, the comparison's signs without colour, and the help.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use crossterm::event::{KeyCode, KeyModifiers};
+use crossterm::event::KeyCode;
 use ratatui::style::Color;
 use uuid::Uuid;
 
 use super::Console;
 use super::records::{alice, annual, carol, record_id, rows, versions};
-use crate::db::DbError;
-use crate::services::ServiceError;
-use crate::services::records::{Cursor, EmergencyGrant, Saved, diff};
+use super::records_editor::{edited, editor};
+use crate::services::records::{Cursor, EmergencyGrant, diff};
 use crate::services::users::Role;
-use crate::tui::msg::{Effect, Msg, Outcome, RecordResult, RecordWork, SaveRequest, SaveTarget};
+use crate::tui::msg::{Effect, Msg, Outcome, RecordResult, RecordWork};
 use crate::tui::screens::Screen;
 use crate::tui::screens::records::Page;
-use crate::tui::screens::records::browser::RecordPage;
+use crate::tui::screens::records::browser::{FILTER_PAUSE, RecordPage};
 use crate::tui::theme::{Palette, Theme};
 
-fn down() -> ServiceError {
-    ServiceError::Database(DbError::Unavailable("connection refused".into()))
-}
-
-fn save_request(c: &Console) -> Arc<SaveRequest> {
-    match c.work() {
-        RecordWork::Save(request) => request.clone(),
-        other => panic!("expected a save, got {other:?}"),
-    }
-}
-
-/// Dr Smith's record 1 in the editor, the description's last line extended and a reason given.
-fn edited(size: (u16, u16)) -> Console {
-    let mut c = Console::open_annual(size);
-    c.key(KeyCode::Char('e'));
-    for _ in 0..3 {
-        c.key(KeyCode::Tab);
-    }
-    c.press(KeyCode::End, KeyModifiers::CONTROL);
-    c.type_text(" Next visit in a year.");
-    c.key(KeyCode::Tab);
-    c.key(KeyCode::Tab);
-    c.type_text("Added the follow-up plan");
-    c
-}
-
-fn editor(c: &Console) -> &crate::tui::screens::records::editor::Editor {
-    c.state
-        .records
-        .as_ref()
-        .and_then(|t| t.editor())
-        .expect("the editor is open")
+/// The records work `update` just asked for, once typing has paused.
+fn after_the_pause(c: &mut Console) -> &RecordWork {
+    assert!(
+        c.effects.is_empty(),
+        "nothing is asked while typing: {:?}",
+        c.effects
+    );
+    c.wait(FILTER_PAUSE);
+    c.work()
 }
 
 #[test]
@@ -61,7 +36,7 @@ fn the_filter_lists_as_it_is_typed_and_drops_stale_pages() {
     let mut c = Console::physician((120, 40));
     c.key(KeyCode::Char('/'));
     c.key(KeyCode::Char('a'));
-    let RecordWork::List { filter, after } = c.work() else {
+    let RecordWork::List { filter, after } = after_the_pause(&mut c) else {
         panic!()
     };
     assert_eq!(
@@ -70,7 +45,7 @@ fn the_filter_lists_as_it_is_typed_and_drops_stale_pages() {
     );
     let first = c.ticket();
     c.key(KeyCode::Char('l'));
-    let RecordWork::List { filter, .. } = c.work() else {
+    let RecordWork::List { filter, .. } = after_the_pause(&mut c) else {
         panic!()
     };
     assert_eq!(filter.words, ["al"]);
@@ -104,6 +79,7 @@ fn the_filter_lists_as_it_is_typed_and_drops_stale_pages() {
     assert!(c.state.leaving.is_none());
     assert!(matches!(c.state.screen, Screen::Records));
     c.type_text(" 2024-13");
+    c.wait(FILTER_PAUSE);
     assert!(c.effects.is_empty(), "{:?}", c.effects);
     let screen = c.screen();
     assert!(
@@ -112,13 +88,100 @@ fn the_filter_lists_as_it_is_typed_and_drops_stale_pages() {
     );
     assert_eq!(c.state.records.as_ref().unwrap().browser.rows.len(), 2);
 
-    // Esc clears the filter and lists everything again.
+    // Esc clears the filter and lists everything again, at once.
     c.key(KeyCode::Esc);
     let RecordWork::List { filter, .. } = c.work() else {
         panic!()
     };
     assert!(filter.is_empty());
     assert!(!c.state.typing());
+}
+
+#[test]
+fn the_filter_asks_once_typing_pauses_and_enter_asks_at_once() {
+    let mut c = Console::physician((120, 40));
+    c.key(KeyCode::Char('/'));
+    for ch in "car".chars() {
+        c.key(KeyCode::Char(ch));
+        c.wait(Duration::from_millis(100));
+        assert!(c.effects.is_empty(), "a key every 100 ms: {:?}", c.effects);
+    }
+    c.wait(Duration::from_millis(100));
+    assert!(c.effects.is_empty(), "200 ms after the last key");
+    c.wait(Duration::from_millis(100));
+    let RecordWork::List { filter, .. } = c.work() else {
+        panic!()
+    };
+    assert_eq!(filter.words, ["car"], "one list for the whole burst");
+    c.answer(RecordResult::Page(Ok(RecordPage {
+        rows: rows(Role::Physician)[..2].to_vec(),
+        next: None,
+    })));
+    c.wait(FILTER_PAUSE * 4);
+    assert!(c.effects.is_empty(), "nothing more once it is listed");
+
+    // Enter does not wait for the pause.
+    c.type_text("ol");
+    c.key(KeyCode::Enter);
+    let RecordWork::List { filter, .. } = c.work() else {
+        panic!()
+    };
+    assert_eq!(filter.words, ["carol"]);
+    assert!(!c.state.typing());
+    c.wait(FILTER_PAUSE * 4);
+    assert!(c.effects.is_empty(), "not asked a second time");
+}
+
+#[test]
+fn a_search_stopped_by_its_scan_budget_says_so_and_pgdn_searches_on() {
+    let mut c = Console::physician((120, 40));
+    let cursor = Cursor {
+        record_date: chrono::NaiveDate::from_ymd_opt(2019, 3, 1).unwrap(),
+        id: record_id(900),
+    };
+    c.key(KeyCode::Char('/'));
+    c.type_text("carter");
+    after_the_pause(&mut c);
+    // The service looked through its 2,000 rows and found none, but there are more to look at.
+    c.answer(RecordResult::Page(Ok(RecordPage {
+        rows: Vec::new(),
+        next: Some(cursor),
+    })));
+    let screen = c.screen();
+    assert!(
+        screen.contains("No match in the records searched so far — PgDn searches further."),
+        "{screen}"
+    );
+    assert!(!screen.contains("No records match the filter."), "{screen}");
+
+    // PgDn goes on from where the search stopped, even from the filter line.
+    assert!(c.state.typing());
+    c.key(KeyCode::PageDown);
+    let RecordWork::List { filter, after } = c.work() else {
+        panic!()
+    };
+    assert_eq!(
+        (filter.words.clone(), *after),
+        (vec!["carter".into()], Some(cursor))
+    );
+    c.answer(RecordResult::Page(Ok(RecordPage {
+        rows: rows(Role::Physician)[..2].to_vec(),
+        next: None,
+    })));
+    let screen = c.screen();
+    assert!(screen.contains("page 2 · 2 shown"), "{screen}");
+    assert!(screen.contains("Follow-up Visit"), "{screen}");
+
+    // A search that looked through everything and found nothing says that.
+    c.key(KeyCode::PageUp);
+    assert!(matches!(c.work(), RecordWork::List { after: None, .. }));
+    c.answer(RecordResult::Page(Ok(RecordPage {
+        rows: Vec::new(),
+        next: None,
+    })));
+    let screen = c.screen();
+    assert!(screen.contains("No records match the filter."), "{screen}");
+    assert!(!screen.contains("searched so far"), "{screen}");
 }
 
 #[test]
@@ -158,256 +221,6 @@ fn pages_follow_keyset_cursors_both_ways() {
     assert!(c.screen().contains("This is the last page."));
     c.key(KeyCode::PageUp);
     assert!(matches!(c.work(), RecordWork::List { after: None, .. }));
-}
-
-#[test]
-fn ctrl_s_saves_the_draft_with_its_reason() {
-    let mut c = edited((120, 40));
-    let change_id = editor(&c).change_id;
-    c.press(KeyCode::Char('s'), KeyModifiers::CONTROL);
-    let request = save_request(&c);
-    assert_eq!(request.change_id, change_id);
-    assert_eq!(
-        request.target,
-        SaveTarget::Existing {
-            record: record_id(1),
-            base_version: 1,
-            reason: "Added the follow-up plan".into()
-        }
-    );
-    let mut expected = annual(true, 1).content.unwrap();
-    expected.description.push_str(" Next visit in a year.");
-    assert_eq!(request.draft.content, expected);
-    assert_eq!(request.draft.record_date.to_string(), "2024-01-15");
-    assert!(c.screen().contains("Saving…"));
-
-    c.answer(RecordResult::Saved(Ok(Saved {
-        record: record_id(1),
-        version: 2,
-    })));
-    assert!(
-        c.state.records.as_ref().unwrap().editor().is_none(),
-        "the editor closed"
-    );
-    assert!(
-        c.effects.iter().any(|e| matches!(e, Effect::Records { work: RecordWork::View(id), .. } if *id == record_id(1))),
-        "the record is shown again: {:?}",
-        c.effects
-    );
-    assert!(c.effects.iter().any(|e| matches!(
-        e,
-        Effect::Records {
-            work: RecordWork::List { .. },
-            ..
-        }
-    )));
-    assert!(c.screen().contains("Saved as version 2."), "{}", c.screen());
-}
-
-#[test]
-fn an_outage_keeps_the_draft_and_retries_the_same_change() {
-    let mut c = edited((120, 40));
-    c.press(KeyCode::Char('s'), KeyModifiers::CONTROL);
-    let first = save_request(&c);
-    let first_ticket = c.ticket();
-    c.answer(RecordResult::Saved(Err(down())));
-    let screen = c.screen();
-    assert!(
-        screen.contains("database not answering — will retry"),
-        "{screen}"
-    );
-    assert!(screen.contains("!! DATABASE NOT ANSWERING"), "{screen}");
-    assert!(
-        editor(&c)
-            .draft()
-            .unwrap()
-            .content
-            .description
-            .ends_with("Next visit in a year.")
-    );
-
-    // Keys neither change the waiting draft nor lose it; the lock hides it and gives it back.
-    c.type_text("zzz");
-    assert_eq!(editor(&c).draft().unwrap(), first.draft);
-    c.ctrl('l');
-    c.wait(Duration::from_secs(1));
-    assert!(
-        !c.effects
-            .iter()
-            .any(|e| matches!(e, Effect::Records { .. })),
-        "not yet"
-    );
-    c.wait(Duration::from_secs(3));
-    let retry = c
-        .effects
-        .iter()
-        .find_map(|e| match e {
-            Effect::Records {
-                ticket,
-                work: RecordWork::Save(r),
-                ..
-            } => Some((*ticket, r.clone())),
-            _ => None,
-        })
-        .expect("the save is tried again");
-    assert_eq!(retry.1.change_id, first.change_id, "the same change id");
-    assert_eq!(retry.1, first, "the very same save");
-
-    // The first attempt's answer is stale now; it changes nothing.
-    c.send(Msg::Done(
-        first_ticket,
-        Outcome::Records(Box::new(RecordResult::Saved(Err(down())))),
-    ));
-    assert!(editor(&c).saving.is_some());
-
-    c.send(Msg::Done(
-        retry.0,
-        Outcome::Records(Box::new(RecordResult::Saved(Ok(Saved {
-            record: record_id(1),
-            version: 2,
-        })))),
-    ));
-    assert!(c.state.records.as_ref().unwrap().editor().is_none());
-    assert!(c.state.db_trouble.is_none());
-}
-
-#[test]
-fn a_conflict_keeps_the_draft_and_a_reload_saves_on_top() {
-    let mut c = edited((120, 40));
-    c.press(KeyCode::Char('s'), KeyModifiers::CONTROL);
-    let first = save_request(&c);
-    let sentence = "This record was changed by Sarah Johnson at 2026-11-27 10:00 UTC — reload it to see their version; nothing was saved.";
-    c.answer(RecordResult::Saved(Err(ServiceError::Conflict(
-        sentence.into(),
-    ))));
-    assert!(
-        c.screen()
-            .contains("This record was changed by Sarah Johnson"),
-        "{}",
-        c.screen()
-    );
-    assert_eq!(
-        editor(&c).draft().unwrap(),
-        first.draft,
-        "the draft is kept"
-    );
-    assert!(editor(&c).pending.is_none(), "no retry after a conflict");
-
-    c.press(KeyCode::Char('r'), KeyModifiers::CONTROL);
-    assert!(matches!(c.work(), RecordWork::View(id) if *id == record_id(1)));
-    let mut theirs = annual(true, 2);
-    theirs.updated_by.name = "Sarah Johnson".into();
-    c.answer(RecordResult::Detail(Ok(theirs)));
-    assert!(
-        c.screen().contains("Esc returns to your draft"),
-        "{}",
-        c.screen()
-    );
-    c.key(KeyCode::Char('e'));
-    assert!(c.effects.is_empty(), "no second editor over the draft");
-    c.key(KeyCode::Esc);
-    c.press(KeyCode::Char('s'), KeyModifiers::CONTROL);
-    let again = save_request(&c);
-    assert_eq!(again.draft, first.draft);
-    assert_eq!(again.change_id, first.change_id);
-    assert!(matches!(
-        again.target,
-        SaveTarget::Existing {
-            base_version: 2,
-            ..
-        }
-    ));
-}
-
-#[test]
-fn esc_asks_before_a_changed_draft_is_thrown_away() {
-    let mut c = edited((80, 24));
-    c.key(KeyCode::Esc);
-    assert!(
-        c.screen().contains("▶ [ No, keep editing ]"),
-        "{}",
-        c.screen()
-    );
-    c.key(KeyCode::Enter);
-    assert!(
-        editor(&c).confirm.is_none(),
-        "Enter on the default keeps the draft"
-    );
-    assert!(editor(&c).changed());
-    c.key(KeyCode::Esc);
-    c.key(KeyCode::Right);
-    c.key(KeyCode::Enter);
-    assert!(c.state.records.as_ref().unwrap().editor().is_none());
-    assert!(matches!(
-        c.state.records.as_ref().unwrap().pages.last(),
-        Some(Page::Detail(_))
-    ));
-}
-
-#[test]
-fn bad_input_keeps_the_draft_with_one_sentence() {
-    let mut c = Console::open_annual((120, 40));
-    c.key(KeyCode::Char('e'));
-    c.type_text("q1");
-    assert!(c.state.leaving.is_none(), "q is text in a field");
-    c.key(KeyCode::Tab);
-    c.key(KeyCode::Tab);
-    c.key(KeyCode::Backspace);
-    c.type_text("x");
-    c.press(KeyCode::Char('s'), KeyModifiers::CONTROL);
-    assert!(c.effects.is_empty());
-    assert!(
-        c.screen().contains("is not a date; write it as YYYY-MM-DD"),
-        "{}",
-        c.screen()
-    );
-    c.key(KeyCode::Backspace);
-    c.type_text("5");
-    c.press(KeyCode::Char('s'), KeyModifiers::CONTROL);
-    c.answer(RecordResult::Saved(Err(ServiceError::Invalid(
-        "Give a reason for the change; it is kept with the version.".into(),
-    ))));
-    assert!(
-        c.screen().contains("Error: Give a reason for the change"),
-        "{}",
-        c.screen()
-    );
-    assert!(editor(&c).draft().unwrap().content.title.ends_with("q1"));
-}
-
-#[test]
-fn a_new_record_starts_with_the_patient() {
-    let mut c = Console::physician((120, 40));
-    c.key(KeyCode::Char('n'));
-    assert!(matches!(c.work(), RecordWork::WritablePatients));
-    c.answer(RecordResult::Patients(Ok(vec![alice(), carol()])));
-    c.type_text("car");
-    c.key(KeyCode::Enter);
-    assert!(
-        c.screen().contains("New record for Carol Carter"),
-        "{}",
-        c.screen()
-    );
-    assert!(c.screen().contains("Date: 2026-11-27"), "{}", c.screen());
-    c.type_text("Telephone consultation");
-    c.press(KeyCode::Char('s'), KeyModifiers::CONTROL);
-    let request = save_request(&c);
-    assert_eq!(
-        request.target,
-        SaveTarget::New {
-            patient: carol().id
-        }
-    );
-    assert_eq!(request.draft.content.title, "Telephone consultation");
-    c.answer(RecordResult::Saved(Ok(Saved {
-        record: record_id(7),
-        version: 1,
-    })));
-    assert!(
-        c.screen().contains("Saved: the record was added."),
-        "{}",
-        c.screen()
-    );
 }
 
 #[test]
@@ -589,32 +402,4 @@ fn the_new_commands_are_in_the_help_and_can_be_rebound() {
     c.type_text("!");
     c.key(KeyCode::F(2));
     assert!(matches!(c.work(), RecordWork::Save(_)));
-}
-
-#[test]
-fn a_pasted_megabyte_lands_in_the_description_and_scrolls_to_its_end() {
-    let mut c = Console::open_annual((80, 24));
-    c.key(KeyCode::Char('e'));
-    for _ in 0..3 {
-        c.key(KeyCode::Tab);
-    }
-    let big = format!("{}\n", "a line of the pasted text".repeat(4)).repeat(9_000);
-    c.send(Msg::Paste(big.clone()));
-    let ed = editor(&c);
-    assert!(ed.note.is_none(), "{:?}", ed.note);
-    assert!(ed.description.text().starts_with(&big));
-    assert_eq!(ed.description.cursor(), (9_000, 0));
-    let screen = c.screen();
-    assert!(
-        screen.contains("│Routine annual"),
-        "the cursor's line is on show:\n{screen}"
-    );
-    // Over the limit: refused whole, the draft as it was.
-    c.send(Msg::Paste("x".repeat(1024 * 1024)));
-    assert!(
-        c.screen().contains("takes at most 1024 KiB"),
-        "{}",
-        c.screen()
-    );
-    assert!(editor(&c).description.text().starts_with(&big));
 }

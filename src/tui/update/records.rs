@@ -2,9 +2,9 @@
 //! the tickets and the clock `update` was given, and whatever the pages asked for comes back as
 //! effects.
 
-use super::{leave, show_account};
+use super::{quit, show_account};
 use crate::services::records::Access;
-use crate::tui::msg::{Effect, Leave, RecordResult, Ticket};
+use crate::tui::msg::{Effect, RecordResult, Ticket};
 use crate::tui::screens::Screen;
 use crate::tui::screens::records::{Cx, RecordsTab};
 use crate::tui::state::State;
@@ -26,14 +26,14 @@ fn in_records(state: &mut State, f: impl FnOnce(&mut Option<RecordsTab>, &mut Cx
     };
     let mut cx = Cx::new(&live.session, tickets, *now, *today, body);
     f(records, &mut cx);
-    let (mut effects, answered, quit) = (cx.effects, cx.answered, cx.leave);
+    let (mut effects, answered, wants_out) = (cx.effects, cx.answered, cx.leave);
     match answered {
         Some(true) => state.db_trouble = None,
         Some(false) => state.db_trouble = Some("database not answering".into()),
         None => {}
     }
-    if quit {
-        effects.extend(leave(state, Leave::Logout));
+    if wants_out {
+        effects.extend(quit(state));
     }
     effects
 }

@@ -37,7 +37,7 @@ impl Kind {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct DocLine {
     /// Where the line's text is in `Document::text`.
     range: Range<usize>,
@@ -57,10 +57,20 @@ pub struct Pos {
     pub start: usize,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Document {
     text: String,
     lines: Vec<DocLine>,
+}
+
+/// The text is a record's: `Debug` gives its size only.
+impl std::fmt::Debug for Document {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Document")
+            .field("lines", &self.lines.len())
+            .field("bytes", &self.text.len())
+            .finish()
+    }
 }
 
 impl Document {

@@ -11,14 +11,26 @@ use tui_input::backend::crossterm::EventHandler;
 use zeroize::Zeroize;
 
 use crate::tui::sanitize::inert;
+use crate::tui::secret::Secret;
 use crate::tui::theme::Theme;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Field {
     pub label: &'static str,
     input: Input,
     masked: bool,
     max_chars: usize,
+}
+
+/// What a field holds may be a password or a patient's details: `Debug` tells its length only.
+impl std::fmt::Debug for Field {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Field")
+            .field("label", &self.label)
+            .field("chars", &self.input.value().chars().count())
+            .field("masked", &self.masked)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Field {
@@ -68,8 +80,8 @@ impl Field {
     }
 
     /// Takes the value out, leaving the field empty.
-    pub fn take(&mut self) -> zeroize::Zeroizing<String> {
-        let value = zeroize::Zeroizing::new(self.input.value().to_string());
+    pub fn take(&mut self) -> Secret {
+        let value = Secret::new(self.input.value().to_string());
         self.clear();
         value
     }

@@ -14,7 +14,7 @@ use super::text::{shown_width, shown_width_str};
 use crate::tui::sanitize::inert;
 use crate::tui::theme::Theme;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TextArea {
     pub label: &'static str,
     lines: Vec<String>,
@@ -28,6 +28,19 @@ pub struct TextArea {
     bytes: usize,
     max_bytes: usize,
     edited: bool,
+}
+
+/// A record's description is not for logs: `Debug` gives its size and the cursor only.
+impl std::fmt::Debug for TextArea {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TextArea")
+            .field("label", &self.label)
+            .field("lines", &self.lines.len())
+            .field("bytes", &self.bytes)
+            .field("cursor", &(self.row, self.col))
+            .field("edited", &self.edited)
+            .finish_non_exhaustive()
+    }
 }
 
 fn byte_at(line: &str, col: usize) -> usize {

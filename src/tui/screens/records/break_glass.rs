@@ -28,7 +28,6 @@ pub enum Step {
     Details,
 }
 
-#[derive(Debug)]
 pub struct BreakGlass {
     pub patient: Person,
     pub step: Step,
@@ -37,6 +36,21 @@ pub struct BreakGlass {
     pub focus: usize,
     waiting: Option<Ticket>,
     pub note: Option<Note>,
+}
+
+/// The patient's name, the reason and the password stay out of `Debug` (the fields print their
+/// lengths only).
+impl std::fmt::Debug for BreakGlass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BreakGlass")
+            .field("patient", &self.patient.id)
+            .field("step", &self.step)
+            .field("reason", &self.reason)
+            .field("password", &self.password)
+            .field("focus", &self.focus)
+            .field("waiting", &self.waiting)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Drop for BreakGlass {

@@ -1,6 +1,10 @@
 //! The record browser: newest first, a page of `PAGE_SIZE` rows at a time through keyset cursors
 //! (PgDn follows the page's `next`, PgUp goes back through a stack of the cursors before it), and a
-//! `/` filter applied as it is typed. Staff who see metadata only get "—" for the title.
+//! `/` filter applied as it is typed, once typing pauses. Staff who see metadata only get "—" for
+//! the title. A filtered page may come back empty with a `next`: the service stopped at its scan
+//! budget, and PgDn searches on from there.
+
+use std::time::{Duration, Instant};
 
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
@@ -24,14 +28,26 @@ use crate::tui::widgets::text::clip;
 pub use crate::services::records::RecordSummary as RecordRow;
 
 /// One page of rows, and where the next one starts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct RecordPage {
     pub rows: Vec<RecordRow>,
     pub next: Option<Cursor>,
 }
 
+/// Titles and names stay out of `Debug`.
+impl std::fmt::Debug for RecordPage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordPage")
+            .field("rows", &self.rows.len())
+            .field("next", &self.next)
+            .finish()
+    }
+}
+
+/// How long typing in the filter pauses before the list is asked for.
+pub const FILTER_PAUSE: Duration = Duration::from_millis(250);
+
 /// A page request on its way.
-#[derive(Debug)]
 struct Loading {
     ticket: Ticket,
     after: Option<Cursor>,
@@ -40,7 +56,6 @@ struct Loading {
     keep_selection: bool,
 }
 
-#[derive(Debug)]
 pub struct Browser {
     pub rows: Vec<RecordRow>,
     pub selected: usize,
@@ -55,8 +70,27 @@ pub struct Browser {
     /// The filter of the rows on show.
     pub filter: Filter,
     loading: Option<Loading>,
+    /// When the filter line last changed, while its list has not been asked for yet.
+    filter_typed: Option<Instant>,
     pub loaded: bool,
     pub note: Option<Note>,
+}
+
+/// Titles, names and what was typed in the filter stay out of `Debug`.
+impl std::fmt::Debug for Browser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Browser")
+            .field("rows", &self.rows.len())
+            .field("selected", &self.selected)
+            .field("page", &(self.earlier.len() + 1))
+            .field("next", &self.next)
+            .field("filtering", &self.filtering)
+            .field("filter_field", &self.filter_field)
+            .field("loading", &self.loading.as_ref().map(|l| l.ticket))
+            .field("filter_typed", &self.filter_typed)
+            .field("loaded", &self.loaded)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Browser {
@@ -77,6 +111,7 @@ impl Browser {
             filtering: false,
             filter: Filter::default(),
             loading: None,
+            filter_typed: None,
             loaded: false,
             note: None,
         }
@@ -96,7 +131,14 @@ impl Browser {
 
     pub fn commands(&self) -> &'static [Command] {
         if self.filtering {
-            &[Command::Submit, Command::Back, Command::Up, Command::Down]
+            &[
+                Command::Submit,
+                Command::Back,
+                Command::Up,
+                Command::Down,
+                Command::PageDown,
+                Command::PageUp,
+            ]
         } else {
             &[
                 Command::Up,
@@ -171,24 +213,8 @@ impl Browser {
             Some(Command::Down) => self.selected = (self.selected + 1).min(last),
             Some(Command::First) => self.selected = 0,
             Some(Command::Last) => self.selected = last,
-            Some(Command::PageDown) => match self.next {
-                Some(next) => {
-                    let mut earlier = self.earlier.clone();
-                    earlier.push(self.after);
-                    self.load(Some(next), earlier, self.filter.clone(), false, cx);
-                }
-                None => self.note = Some(Note::Info("This is the last page.".into())),
-            },
-            Some(Command::PageUp) => {
-                let mut earlier = self.earlier.clone();
-                match earlier.pop() {
-                    Some(after) => self.load(after, earlier, self.filter.clone(), false, cx),
-                    None => {
-                        self.selected = 0;
-                        self.note = Some(Note::Info("This is the first page.".into()));
-                    }
-                }
-            }
+            Some(Command::PageDown) => self.page_down(cx),
+            Some(Command::PageUp) => self.page_up(cx),
             Some(Command::Filter) => {
                 self.filtering = true;
                 self.note = None;
@@ -241,14 +267,49 @@ impl Browser {
         Nav::Stay
     }
 
+    /// The page after this one (for a filter, the search goes on from where the last one stopped).
+    fn page_down(&mut self, cx: &mut Cx) {
+        if self.filter_typed.is_some() {
+            // The filter line changed: its first page comes before any next one.
+            self.apply_filter(cx);
+            return;
+        }
+        match self.next {
+            Some(next) => {
+                let mut earlier = self.earlier.clone();
+                earlier.push(self.after);
+                self.load(Some(next), earlier, self.filter.clone(), false, cx);
+            }
+            None => self.note = Some(Note::Info("This is the last page.".into())),
+        }
+    }
+
+    fn page_up(&mut self, cx: &mut Cx) {
+        let mut earlier = self.earlier.clone();
+        match earlier.pop() {
+            Some(after) => self.load(after, earlier, self.filter.clone(), false, cx),
+            None => {
+                self.selected = 0;
+                self.note = Some(Note::Info("This is the first page.".into()));
+            }
+        }
+    }
+
     fn filter_key(&mut self, key: KeyEvent, command: Option<Command>, cx: &mut Cx) -> Nav {
         match command {
+            Some(Command::PageDown) => self.page_down(cx),
+            Some(Command::PageUp) => self.page_up(cx),
             Some(Command::Back) => {
                 self.filtering = false;
                 self.filter_field.clear();
                 self.apply_filter(cx);
             }
-            Some(Command::Submit) => self.filtering = false,
+            Some(Command::Submit) => {
+                self.filtering = false;
+                if self.filter_typed.is_some() {
+                    self.apply_filter(cx);
+                }
+            }
             Some(Command::Up) => self.selected = self.selected.saturating_sub(1),
             Some(Command::Down) => {
                 self.selected = (self.selected + 1).min(self.rows.len().saturating_sub(1));
@@ -257,7 +318,9 @@ impl Browser {
                 let before = self.filter_field.value().to_string();
                 match self.filter_field.key(key) {
                     Err(e) => self.note = Some(Note::Error(e)),
-                    Ok(()) if self.filter_field.value() != before => self.apply_filter(cx),
+                    Ok(()) if self.filter_field.value() != before => {
+                        self.filter_typed = Some(cx.now)
+                    }
                     Ok(()) => {}
                 }
             }
@@ -270,14 +333,26 @@ impl Browser {
             return;
         }
         match self.filter_field.paste(text) {
-            Ok(()) => self.apply_filter(cx),
+            Ok(()) => self.filter_typed = Some(cx.now),
             Err(e) => self.note = Some(Note::Error(e)),
+        }
+    }
+
+    /// The heartbeat: once typing in the filter has paused for `FILTER_PAUSE`, the list is asked
+    /// for (one query for a burst of keys, not one per key).
+    pub fn tick(&mut self, cx: &mut Cx) {
+        if self
+            .filter_typed
+            .is_some_and(|at| cx.now.saturating_duration_since(at) >= FILTER_PAUSE)
+        {
+            self.apply_filter(cx);
         }
     }
 
     /// Starts the list for what the filter line says now; a filter that does not parse is said
     /// in one sentence and the rows on show stay as they are.
     fn apply_filter(&mut self, cx: &mut Cx) {
+        self.filter_typed = None;
         match Filter::parse(self.filter_field.value()) {
             Ok(filter) => {
                 self.note = None;
@@ -398,10 +473,16 @@ impl Browser {
             return;
         }
         if self.rows.is_empty() {
-            let text = if self.filter.is_empty() {
-                "No records to show."
+            let text = if self.next.is_some() {
+                // The service looked through as many rows as one page may cost, and found none.
+                format!(
+                    "No match in the records searched so far — {} searches further.",
+                    look.keys.key(Command::PageDown)
+                )
+            } else if self.filter.is_empty() {
+                "No records to show.".to_string()
             } else {
-                "No records match the filter."
+                "No records match the filter.".to_string()
             };
             f.render_widget(Paragraph::new(Span::styled(text, theme.muted)), inner);
             return;

@@ -21,13 +21,11 @@ use crate::tui::widgets::document::{Document, Kind, Pos};
 use crate::tui::widgets::text::{clip, shown_width_str};
 
 /// What the page shows.
-#[derive(Debug)]
 pub enum Shown {
     Current(Box<RecordDetail>),
     Version(Box<Version>),
 }
 
-#[derive(Debug)]
 pub struct Detail {
     pub record: Uuid,
     /// Set for a version opened from the history.
@@ -39,8 +37,29 @@ pub struct Detail {
     pub note: Option<Note>,
     /// Opened with `e` from the browser: the editor follows as soon as the record is here.
     pub edit_when_loaded: bool,
-    /// Shown over an open draft (after a reload): editing again is the draft's business.
+    /// Shown over an open draft (after a reload): editing again is the draft's business, and
+    /// nothing deeper (the history, and its `q`) is opened from here.
     pub over_draft: bool,
+}
+
+/// The record's content stays out of `Debug`.
+impl std::fmt::Debug for Detail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = self.shown.as_ref().map(|s| match s {
+            Shown::Current(d) => d.version,
+            Shown::Version(v) => v.summary.version,
+        });
+        f.debug_struct("Detail")
+            .field("record", &self.record)
+            .field("version", &self.version)
+            .field("shown_version", &shown)
+            .field("doc", &self.doc)
+            .field("top", &self.top)
+            .field("waiting", &self.waiting)
+            .field("edit_when_loaded", &self.edit_when_loaded)
+            .field("over_draft", &self.over_draft)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The header, the scrolling document, the note and the key hints.
@@ -144,7 +163,18 @@ impl Detail {
     }
 
     pub fn commands(&self) -> &'static [Command] {
-        if self.is_current() {
+        if self.over_draft {
+            &[
+                Command::Down,
+                Command::Up,
+                Command::PageDown,
+                Command::PageUp,
+                Command::First,
+                Command::Last,
+                Command::Refresh,
+                Command::Back,
+            ]
+        } else if self.is_current() {
             &[
                 Command::Down,
                 Command::Up,
@@ -195,6 +225,11 @@ impl Detail {
             Some(Command::Back) => return Nav::Back,
             Some(Command::Refresh) if self.waiting.is_none() => self.reload(cx),
             Some(Command::Edit) if self.is_current() => return self.edit(access, cx),
+            Some(Command::History) if self.over_draft => {
+                self.note = Some(Note::Info(
+                    "Your draft is still open: Esc returns to it; its history can wait.".into(),
+                ));
+            }
             Some(Command::History) if self.is_current() => {
                 if access.content {
                     return Nav::Push(Page::History(History::open(self.record, cx)));
@@ -336,7 +371,7 @@ impl Detail {
             if look.access.write && !self.over_draft {
                 items.push((Command::Edit, "edit"));
             }
-            if look.access.content {
+            if look.access.content && !self.over_draft {
                 items.push((Command::History, "history"));
             }
             items.push((Command::Refresh, "reload"));

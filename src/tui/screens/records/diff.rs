@@ -18,7 +18,6 @@ use crate::tui::state::Note;
 use crate::tui::widgets::document::{Document, Kind, Pos};
 use crate::tui::widgets::text::clip;
 
-#[derive(Debug)]
 pub struct DiffView {
     pub record: Uuid,
     /// Older and newer version numbers.
@@ -29,6 +28,19 @@ pub struct DiffView {
     top: Pos,
     waiting: Option<Ticket>,
     pub note: Option<Note>,
+}
+
+/// The compared text stays out of `Debug`.
+impl std::fmt::Debug for DiffView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiffView")
+            .field("record", &self.record)
+            .field("versions", &self.versions)
+            .field("doc", &self.doc)
+            .field("top", &self.top)
+            .field("waiting", &self.waiting)
+            .finish_non_exhaustive()
+    }
 }
 
 fn layout(area: Rect) -> [Rect; 4] {

@@ -18,7 +18,6 @@ use crate::tui::screens::common;
 use crate::tui::state::Note;
 use crate::tui::widgets::text::clip;
 
-#[derive(Debug)]
 pub struct History {
     pub record: Uuid,
     pub versions: Vec<VersionSummary>,
@@ -28,6 +27,20 @@ pub struct History {
     waiting: Option<Ticket>,
     pub loaded: bool,
     pub note: Option<Note>,
+}
+
+/// The reasons for the changes stay out of `Debug`.
+impl std::fmt::Debug for History {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("History")
+            .field("record", &self.record)
+            .field("versions", &self.versions.len())
+            .field("selected", &self.selected)
+            .field("marked", &self.marked)
+            .field("waiting", &self.waiting)
+            .field("loaded", &self.loaded)
+            .finish_non_exhaustive()
+    }
 }
 
 fn layout(area: Rect) -> [Rect; 3] {

@@ -88,8 +88,9 @@ impl<'a> Cx<'a> {
         ticket
     }
 
-    /// A change id for a new draft: unique to this session and moment, derived rather than drawn
-    /// at random so `update` stays pure. Every save of the draft, retries included, carries it.
+    /// A change id for a new save: unique to this session and moment (a fresh ticket goes into
+    /// it), derived rather than drawn at random so `update` stays pure. An editor makes one when it
+    /// opens and another whenever a save attempt has ended other than by an outage.
     pub fn change_id(&mut self) -> Uuid {
         let ticket = self.tickets.issue();
         let mut hash = Sha256::new();
@@ -278,6 +279,13 @@ impl RecordsTab {
         self.browser.busy() || self.pages.iter().any(Page::busy)
     }
 
+    /// Whether an editor in the stack would lose something if the tab closed now.
+    pub fn unsaved_draft(&self) -> bool {
+        self.pages
+            .iter()
+            .any(|p| matches!(p, Page::Editor(e) if e.unsaved()))
+    }
+
     /// The open editor, wherever it is in the stack.
     pub fn editor(&self) -> Option<&Editor> {
         self.pages.iter().find_map(|p| match p {
@@ -324,8 +332,10 @@ impl RecordsTab {
         }
     }
 
-    /// The heartbeat: an editor waiting out an outage tries its save again.
+    /// The heartbeat: a filter typed and paused on is listed; an editor waiting out an outage
+    /// tries its save again.
     pub fn tick(&mut self, cx: &mut Cx) {
+        self.browser.tick(cx);
         for page in &mut self.pages {
             if let Page::Editor(e) = page {
                 e.tick(cx);

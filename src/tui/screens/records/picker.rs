@@ -25,7 +25,6 @@ pub enum PickFor {
     Emergency,
 }
 
-#[derive(Debug)]
 pub struct Picker {
     pub purpose: PickFor,
     pub query: Field,
@@ -35,6 +34,20 @@ pub struct Picker {
     pub selected: usize,
     waiting: Option<Ticket>,
     pub note: Option<Note>,
+}
+
+/// Patients' names, and the name typed, stay out of `Debug`.
+impl std::fmt::Debug for Picker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Picker")
+            .field("purpose", &self.purpose)
+            .field("query", &self.query)
+            .field("patients", &self.all.len())
+            .field("shown", &self.shown.len())
+            .field("selected", &self.selected)
+            .field("waiting", &self.waiting)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Picker {

@@ -5,6 +5,8 @@
 //! The draft is never lost to the database: a refusal or a conflict leaves it as it was with the
 //! service's sentence; an outage keeps it and tries the very same save (same change id, so a save
 //! that did land is found, not written twice) every few seconds until it lands or fails otherwise.
+//! Once an attempt has ended any other way, the next save is a change of its own, with a new id:
+//! the service refuses a change id that comes back with different content.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,7 +39,7 @@ pub const RETRY_EVERY: Duration = Duration::from_secs(3);
 const MAX_METADATA_TEXT: usize = 256 * 1024;
 
 /// What the draft will become.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum Target {
     New {
         patient: Person,
@@ -59,10 +61,10 @@ pub enum Focus {
     Reason,
 }
 
-#[derive(Debug)]
 pub struct Editor {
     pub target: Target,
-    /// Made when the editor opened; every save of this draft carries it.
+    /// The change id the next save carries. Retries of a save the database did not answer reuse
+    /// it; once an attempt has ended otherwise (landed, refused, conflict), a fresh one is made.
     pub change_id: Uuid,
     pub title: Field,
     pub kind: Field,
@@ -82,6 +84,44 @@ pub struct Editor {
     /// The "throw away the draft?" question: Some(whether Yes has the focus).
     pub confirm: Option<bool>,
     pub note: Option<Note>,
+}
+
+/// The patient's name stays out of `Debug`.
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::New { patient } => f.debug_struct("New").field("patient", &patient.id).finish(),
+            Target::Existing {
+                record,
+                patient,
+                base_version,
+            } => f
+                .debug_struct("Existing")
+                .field("record", record)
+                .field("patient", &patient.id)
+                .field("base_version", base_version)
+                .finish(),
+        }
+    }
+}
+
+/// The draft stays out of `Debug`: the fields and areas print their sizes, the save its ids.
+impl std::fmt::Debug for Editor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Editor")
+            .field("target", &self.target)
+            .field("change_id", &self.change_id)
+            .field("title", &self.title)
+            .field("description", &self.description)
+            .field("metadata", &self.metadata)
+            .field("reason", &self.reason)
+            .field("focus", &self.focus)
+            .field("saving", &self.saving)
+            .field("pending", &self.pending)
+            .field("attempts", &self.attempts)
+            .field("confirm", &self.confirm)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `name: value` lines into pairs; blank lines are skipped.
@@ -213,6 +253,11 @@ impl Editor {
             || self.description.edited()
             || self.metadata.edited()
             || !self.reason.value().trim().is_empty()
+    }
+
+    /// Whether closing now would lose something: a changed draft, or a save not yet landed.
+    pub fn unsaved(&self) -> bool {
+        self.changed() || self.pending.is_some()
     }
 
     /// The draft as typed, or the one sentence that says what is wrong with it.
@@ -474,6 +519,7 @@ impl Editor {
             Ok(saved) => {
                 cx.heard();
                 self.pending = None;
+                self.change_id = cx.change_id();
                 Nav::Saved {
                     saved,
                     created: self.is_new(),
@@ -491,8 +537,10 @@ impl Editor {
                 Nav::Stay
             }
             Err(e) => {
+                // This attempt is over: whatever is saved next, edited or not, is a new change.
                 self.pending = None;
                 self.retry_at = None;
+                self.change_id = cx.change_id();
                 self.note = Some(Note::Error(cx.sentence(&e)));
                 Nav::Stay
             }
