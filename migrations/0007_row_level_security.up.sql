@@ -30,12 +30,35 @@ BEGIN
     PERFORM set_config('app.user_id', coalesce(acting::text, ''), true);
     PERFORM set_config('app.user_role', '', true);
     PERFORM set_config('app.sign_in_email', CASE WHEN acting IS NULL THEN coalesce(lower(sign_in_email), '') ELSE '' END, true);
+    PERFORM set_config('app.granted_patients', '{}', true);
+    PERFORM set_config('app.granted_patients_rw', '{}', true);
+    PERFORM set_config('app.granted_records', '{}', true);
+    PERFORM set_config('app.granted_records_rw', '{}', true);
     IF acting IS NOT NULL THEN
         PERFORM set_config(
             'app.user_role',
             coalesce((SELECT role::text FROM users WHERE id = acting AND is_active AND deleted_at IS NULL), ''),
             true
         );
+    END IF;
+    -- A clinician's active grants, gathered once for the whole (short) transaction: the record
+    -- policies compare rows with these sets instead of looking the grants up row by row.
+    IF current_setting('app.user_role') IN ('physician', 'nurse') THEN
+        PERFORM set_config('app.granted_patients', sets.patients::text, true),
+                set_config('app.granted_patients_rw', sets.patients_rw::text, true),
+                set_config('app.granted_records', sets.records::text, true),
+                set_config('app.granted_records_rw', sets.records_rw::text, true)
+        FROM (
+            SELECT coalesce(array_agg(DISTINCT g.patient_id) FILTER (WHERE g.scope = 'ALL_RECORDS'), '{}') AS patients,
+                   coalesce(array_agg(DISTINCT g.patient_id)
+                            FILTER (WHERE g.scope = 'ALL_RECORDS' AND g.access_level = 'READ_WRITE'), '{}') AS patients_rw,
+                   coalesce(array_agg(DISTINCT r.record_id) FILTER (WHERE g.scope = 'SELECTED_RECORDS'), '{}') AS records,
+                   coalesce(array_agg(DISTINCT r.record_id)
+                            FILTER (WHERE g.scope = 'SELECTED_RECORDS' AND g.access_level = 'READ_WRITE'), '{}') AS records_rw
+            FROM access_grants g
+            LEFT JOIN access_grant_records r ON r.grant_id = g.id AND g.scope = 'SELECTED_RECORDS'
+            WHERE g.grantee_id = acting AND g.status = 'ACTIVE' AND g.expires_at > now()
+        ) sets;
     END IF;
 END
 $$;
@@ -67,25 +90,22 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     )
 $$;
 
--- The acting clinician's grants as two sets, collected once per statement when a policy writes
--- `(SELECT hsc_granted_patients(false))` (an InitPlan); each row is then only compared with them.
--- On 1M records and 175 grants this took a physician's page from 56 ms to a few (BENCHMARKS.md).
+-- The acting clinician's grants as sets, gathered by hsc_set_actor when the transaction begins and
+-- read by the policies once per statement as `(SELECT hsc_granted_patients(false))` (an InitPlan), so
+-- each row is only compared with them. Looking grants up row by row cost a physician with 175 grants
+-- 56 ms per page on 1M records; collecting them per statement, 3 ms (BENCHMARKS.md).
 -- Patients who granted the acting user all their records (READ_WRITE only, when asked).
 CREATE FUNCTION hsc_granted_patients(for_write boolean) RETURNS uuid[]
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT coalesce(array_agg(DISTINCT g.patient_id), '{}')
-    FROM access_grants g
-    WHERE g.grantee_id = hsc_acting_user() AND g.status = 'ACTIVE' AND g.expires_at > now()
-      AND g.scope = 'ALL_RECORDS' AND (NOT for_write OR g.access_level = 'READ_WRITE')
+    SELECT coalesce(nullif(current_setting(CASE WHEN for_write THEN 'app.granted_patients_rw'
+                                                ELSE 'app.granted_patients' END, true), ''), '{}')::uuid[]
 $$;
 
 -- Records listed in the acting user's active selected-records grants.
 CREATE FUNCTION hsc_granted_records(for_write boolean) RETURNS uuid[]
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT coalesce(array_agg(DISTINCT r.record_id), '{}')
-    FROM access_grants g JOIN access_grant_records r ON r.grant_id = g.id
-    WHERE g.grantee_id = hsc_acting_user() AND g.status = 'ACTIVE' AND g.expires_at > now()
-      AND g.scope = 'SELECTED_RECORDS' AND (NOT for_write OR g.access_level = 'READ_WRITE')
+    SELECT coalesce(nullif(current_setting(CASE WHEN for_write THEN 'app.granted_records_rw'
+                                                ELSE 'app.granted_records' END, true), ''), '{}')::uuid[]
 $$;
 
 -- Whether the acting clinician may add a record to `patient`'s chart: an active READ_WRITE grant from

@@ -79,8 +79,9 @@ pub struct Page {
 // $1 acting user, $2/$3 cursor (record_date, id), $4 earliest date, $5 page size.
 const KEYSET: &str = "(m.record_date, m.id) < ($2, $3) AND m.record_date >= $4";
 
-/// A clinician: their provider rows and the rows they wrote, then each patient's rows under an
-/// all-records grant (through the patient index) and the listed rows of selected-records grants —
+/// A clinician: their provider rows and the rows they wrote, then the rows of every patient who
+/// granted them the whole chart and the rows listed in selected-records grants — each through its
+/// index, with the grant sets the transaction gathered once (`hsc_granted_patients`/`_records`), then
 /// merged. When their own rows already fill a page, nothing older than its last own row can be on it,
 /// so the grant paths start there instead of reading every granted patient's chart.
 const CLINICIAN_PATHS: &str = const_format::concatcp!(
@@ -98,18 +99,13 @@ const CLINICIAN_PATHS: &str = const_format::concatcp!(
          HAVING count(*) = $5), $4) AS d) \
      SELECT o.id, o.record_date FROM own o \
      UNION \
-     (SELECT r.id, r.record_date FROM \
-        (SELECT DISTINCT g.patient_id FROM access_grants g \
-          WHERE g.grantee_id = $1 AND g.status = 'ACTIVE' AND g.expires_at > now() AND g.scope = 'ALL_RECORDS') p \
-        CROSS JOIN LATERAL (SELECT m.id, m.record_date FROM medical_records m \
-          WHERE m.patient_id = p.patient_id AND (m.record_date, m.id) < ($2, $3) \
-            AND m.record_date >= (SELECT f.d FROM floor f) \
-          ORDER BY m.record_date DESC, m.id DESC LIMIT $5) r) \
+     (SELECT m.id, m.record_date FROM medical_records m \
+      WHERE m.patient_id = ANY ((SELECT hsc_granted_patients(false))::uuid[]) \
+        AND (m.record_date, m.id) < ($2, $3) AND m.record_date >= (SELECT f.d FROM floor f) \
+      ORDER BY m.record_date DESC, m.id DESC LIMIT $5) \
      UNION \
-     (SELECT m.id, m.record_date FROM access_grants g \
-        JOIN access_grant_records gr ON gr.grant_id = g.id \
-        JOIN medical_records m ON m.id = gr.record_id \
-      WHERE g.grantee_id = $1 AND g.status = 'ACTIVE' AND g.expires_at > now() AND g.scope = 'SELECTED_RECORDS' \
+     (SELECT m.id, m.record_date FROM medical_records m \
+      WHERE m.id = ANY ((SELECT hsc_granted_records(false))::uuid[]) \
         AND (m.record_date, m.id) < ($2, $3) AND m.record_date >= (SELECT f.d FROM floor f) \
       ORDER BY m.record_date DESC, m.id DESC LIMIT $5)"
 );
