@@ -34,6 +34,7 @@ BEGIN
     PERFORM set_config('app.granted_patients_rw', '{}', true);
     PERFORM set_config('app.granted_records', '{}', true);
     PERFORM set_config('app.granted_records_rw', '{}', true);
+    PERFORM set_config('app.live_grants', '{}', true);
     IF acting IS NOT NULL THEN
         PERFORM set_config(
             'app.user_role',
@@ -47,14 +48,16 @@ BEGIN
         PERFORM set_config('app.granted_patients', sets.patients::text, true),
                 set_config('app.granted_patients_rw', sets.patients_rw::text, true),
                 set_config('app.granted_records', sets.records::text, true),
-                set_config('app.granted_records_rw', sets.records_rw::text, true)
+                set_config('app.granted_records_rw', sets.records_rw::text, true),
+                set_config('app.live_grants', sets.grants::text, true)
         FROM (
             SELECT coalesce(array_agg(DISTINCT g.patient_id) FILTER (WHERE g.scope = 'ALL_RECORDS'), '{}') AS patients,
                    coalesce(array_agg(DISTINCT g.patient_id)
                             FILTER (WHERE g.scope = 'ALL_RECORDS' AND g.access_level = 'READ_WRITE'), '{}') AS patients_rw,
                    coalesce(array_agg(DISTINCT r.record_id) FILTER (WHERE g.scope = 'SELECTED_RECORDS'), '{}') AS records,
                    coalesce(array_agg(DISTINCT r.record_id)
-                            FILTER (WHERE g.scope = 'SELECTED_RECORDS' AND g.access_level = 'READ_WRITE'), '{}') AS records_rw
+                            FILTER (WHERE g.scope = 'SELECTED_RECORDS' AND g.access_level = 'READ_WRITE'), '{}') AS records_rw,
+                   coalesce(array_agg(DISTINCT g.id), '{}') AS grants
             FROM access_grants g
             LEFT JOIN access_grant_records r ON r.grant_id = g.id AND g.scope = 'SELECTED_RECORDS'
             WHERE g.grantee_id = acting AND g.status = 'ACTIVE' AND g.expires_at > now()

@@ -325,6 +325,7 @@ pub const GUARDED_TABLES: &[&str] = &[
     "sessions",
     "mfa_devices",
     "mfa_backup_codes",
+    "record_access",
 ];
 
 /// Why the role console transactions switch to would not be confined by row-level security, if it

@@ -243,7 +243,7 @@ pub async fn run(
 
     let mut tx = db.begin_maintenance(Maintenance::Seed).await?;
     sqlx::query(
-        "TRUNCATE audit_logs, access_grant_records, access_grants, record_versions, medical_records, \
+        "TRUNCATE audit_logs, record_access, access_grant_records, access_grants, record_versions, medical_records, \
          mfa_backup_codes, mfa_devices, sessions, users RESTART IDENTITY",
     )
     .execute(tx.conn())

@@ -107,3 +107,75 @@ async fn a_title_no_key_opens_is_marked_and_the_page_still_serves() {
     let row = page.records.iter().find(|s| s.id == r).unwrap();
     assert_eq!(row.title.as_deref(), Some(records::UNREADABLE));
 }
+
+#[tokio::test]
+async fn the_browser_index_follows_grants_and_new_records() {
+    let (tdb, svc) = seeded().await;
+    let mut admin = tdb.admin().await;
+    let alice = user_id(&mut admin, "patient1@example.com").await;
+    let johnson = user_id(&mut admin, "dr.johnson@healthystellar.com").await;
+    let titles = |page: records::Page| -> Vec<String> {
+        page.records.into_iter().filter_map(|s| s.title).collect()
+    };
+    let list = |who| {
+        let svc = &svc;
+        async move {
+            records::list(svc, &client(), who, &Filter::default(), None, 50)
+                .await
+                .unwrap()
+        }
+    };
+    let dr_j = login(&svc, "dr.johnson@healthystellar.com").await;
+    let before = titles(list(&dr_j).await);
+    assert!(
+        !before.iter().any(|t| t.starts_with("Annual Physical")),
+        "{before:?}"
+    );
+
+    // Alice grants Johnson her whole chart: her records join his list, and so does one written later.
+    let grant: Uuid = sqlx::query_scalar(
+        "INSERT INTO access_grants (patient_id, grantee_id, scope, access_level, expires_at, granted_by) \
+         VALUES ($1, $2, 'ALL_RECORDS', 'READ_WRITE', now() + interval '1 day', $1) RETURNING id",
+    )
+    .bind(alice)
+    .bind(johnson)
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    let dr_j = login(&svc, "dr.johnson@healthystellar.com").await;
+    let smith = login(&svc, "dr.smith@healthystellar.com").await;
+    records::create(
+        &svc,
+        &client(),
+        &smith,
+        alice,
+        Uuid::new_v4(),
+        &draft("Written later", "x"),
+    )
+    .await
+    .unwrap();
+    let with_grant = titles(list(&dr_j).await);
+    for t in [
+        "Annual Physical Examination",
+        "Blood Work - Complete Metabolic Panel",
+        "Written later",
+    ] {
+        assert!(with_grant.iter().any(|x| x == t), "{t} in {with_grant:?}");
+    }
+    // Revoked: gone from the list at once; the rows that said so are gone too.
+    sqlx::query(
+        "UPDATE access_grants SET status = 'REVOKED', revoked_at = now(), revoked_by = patient_id, \
+         revocation_reason = 'test' WHERE id = $1",
+    )
+    .bind(grant)
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(titles(list(&dr_j).await), before);
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM record_access WHERE grant_id = $1")
+        .bind(grant)
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+}

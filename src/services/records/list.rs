@@ -79,36 +79,13 @@ pub struct Page {
 // $1 acting user, $2/$3 cursor (record_date, id), $4 earliest date, $5 page size.
 const KEYSET: &str = "(m.record_date, m.id) < ($2, $3) AND m.record_date >= $4";
 
-/// A clinician: their provider rows and the rows they wrote, then the rows of every patient who
-/// granted them the whole chart and the rows listed in selected-records grants — each through its
-/// index, with the grant sets the transaction gathered once (`hsc_granted_patients`/`_records`), then
-/// merged. When their own rows already fill a page, nothing older than its last own row can be on it,
-/// so the grant paths start there instead of reading every granted patient's chart.
-const CLINICIAN_PATHS: &str = const_format::concatcp!(
-    "WITH own AS MATERIALIZED ( \
-        (SELECT m.id, m.record_date FROM medical_records m WHERE m.provider_id = $1 AND ",
-    KEYSET,
-    "    ORDER BY m.record_date DESC, m.id DESC LIMIT $5) \
-        UNION \
-        (SELECT m.id, m.record_date FROM medical_records m WHERE m.created_by = $1 AND ",
-    KEYSET,
-    "    ORDER BY m.record_date DESC, m.id DESC LIMIT $5)), \
-     floor AS (SELECT coalesce( \
-        (SELECT min(t.record_date) FROM \
-            (SELECT o.record_date FROM own o ORDER BY o.record_date DESC, o.id DESC LIMIT $5) t \
-         HAVING count(*) = $5), $4) AS d) \
-     SELECT o.id, o.record_date FROM own o \
-     UNION \
-     (SELECT m.id, m.record_date FROM medical_records m \
-      WHERE m.patient_id = ANY ((SELECT hsc_granted_patients(false))::uuid[]) \
-        AND (m.record_date, m.id) < ($2, $3) AND m.record_date >= (SELECT f.d FROM floor f) \
-      ORDER BY m.record_date DESC, m.id DESC LIMIT $5) \
-     UNION \
-     (SELECT m.id, m.record_date FROM medical_records m \
-      WHERE m.id = ANY ((SELECT hsc_granted_records(false))::uuid[]) \
-        AND (m.record_date, m.id) < ($2, $3) AND m.record_date >= (SELECT f.d FROM floor f) \
-      ORDER BY m.record_date DESC, m.id DESC LIMIT $5)"
-);
+/// A clinician: their newest visible records straight from `record_access` (provider, author and
+/// grant rows, kept by triggers), grant rows counted only while their grant is live — one index range.
+/// A record visible for two reasons has two rows, hence the wider inner limit and the DISTINCT outside.
+const CLINICIAN_PATHS: &str = "SELECT ra.record_id AS id, ra.record_date FROM record_access ra \
+     WHERE ra.user_id = $1 AND (ra.record_date, ra.record_id) < ($2, $3) AND ra.record_date >= $4 \
+       AND (ra.grant_id IS NULL OR ra.grant_id = ANY ((SELECT hsc_live_grants())::uuid[])) \
+     ORDER BY ra.record_date DESC, ra.record_id DESC LIMIT $5 * 2";
 
 /// A patient: their own chart.
 const PATIENT_PATHS: &str = const_format::concatcp!(
