@@ -34,7 +34,6 @@ BEGIN
     PERFORM set_config('app.granted_patients_rw', '{}', true);
     PERFORM set_config('app.granted_records', '{}', true);
     PERFORM set_config('app.granted_records_rw', '{}', true);
-    PERFORM set_config('app.live_grants', '{}', true);
     IF acting IS NOT NULL THEN
         PERFORM set_config(
             'app.user_role',
@@ -48,16 +47,14 @@ BEGIN
         PERFORM set_config('app.granted_patients', sets.patients::text, true),
                 set_config('app.granted_patients_rw', sets.patients_rw::text, true),
                 set_config('app.granted_records', sets.records::text, true),
-                set_config('app.granted_records_rw', sets.records_rw::text, true),
-                set_config('app.live_grants', sets.grants::text, true)
+                set_config('app.granted_records_rw', sets.records_rw::text, true)
         FROM (
             SELECT coalesce(array_agg(DISTINCT g.patient_id) FILTER (WHERE g.scope = 'ALL_RECORDS'), '{}') AS patients,
                    coalesce(array_agg(DISTINCT g.patient_id)
                             FILTER (WHERE g.scope = 'ALL_RECORDS' AND g.access_level = 'READ_WRITE'), '{}') AS patients_rw,
                    coalesce(array_agg(DISTINCT r.record_id) FILTER (WHERE g.scope = 'SELECTED_RECORDS'), '{}') AS records,
                    coalesce(array_agg(DISTINCT r.record_id)
-                            FILTER (WHERE g.scope = 'SELECTED_RECORDS' AND g.access_level = 'READ_WRITE'), '{}') AS records_rw,
-                   coalesce(array_agg(DISTINCT g.id), '{}') AS grants
+                            FILTER (WHERE g.scope = 'SELECTED_RECORDS' AND g.access_level = 'READ_WRITE'), '{}') AS records_rw
             FROM access_grants g
             LEFT JOIN access_grant_records r ON r.grant_id = g.id AND g.scope = 'SELECTED_RECORDS'
             WHERE g.grantee_id = acting AND g.status = 'ACTIVE' AND g.expires_at > now()
@@ -96,19 +93,20 @@ $$;
 -- The acting clinician's grants as sets, gathered by hsc_set_actor when the transaction begins and
 -- read by the policies once per statement as `(SELECT hsc_granted_patients(false))` (an InitPlan), so
 -- each row is only compared with them. Looking grants up row by row cost a physician with 175 grants
--- 56 ms per page on 1M records; collecting them per statement, 3 ms (BENCHMARKS.md).
+-- 56 ms per page on 1M records (BENCHMARKS.md). Kept as text: each policy copy in a query reads the
+-- set once, and reading 175 ids as text[] costs about half of parsing them as uuid[].
 -- Patients who granted the acting user all their records (READ_WRITE only, when asked).
-CREATE FUNCTION hsc_granted_patients(for_write boolean) RETURNS uuid[]
+CREATE FUNCTION hsc_granted_patients(for_write boolean) RETURNS text[]
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT coalesce(nullif(current_setting(CASE WHEN for_write THEN 'app.granted_patients_rw'
-                                                ELSE 'app.granted_patients' END, true), ''), '{}')::uuid[]
+                                                ELSE 'app.granted_patients' END, true), ''), '{}')::text[]
 $$;
 
 -- Records listed in the acting user's active selected-records grants.
-CREATE FUNCTION hsc_granted_records(for_write boolean) RETURNS uuid[]
+CREATE FUNCTION hsc_granted_records(for_write boolean) RETURNS text[]
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT coalesce(nullif(current_setting(CASE WHEN for_write THEN 'app.granted_records_rw'
-                                                ELSE 'app.granted_records' END, true), ''), '{}')::uuid[]
+                                                ELSE 'app.granted_records' END, true), ''), '{}')::text[]
 $$;
 
 -- Whether the acting clinician may add a record to `patient`'s chart: an active READ_WRITE grant from
@@ -173,11 +171,11 @@ CREATE POLICY records_read ON medical_records FOR SELECT TO hsc_app USING (
     CASE (SELECT hsc_acting_role())
         WHEN 'patient' THEN patient_id = (SELECT hsc_acting_user())
         WHEN 'physician' THEN provider_id = (SELECT hsc_acting_user()) OR created_by = (SELECT hsc_acting_user())
-                              OR patient_id = ANY ((SELECT hsc_granted_patients(false))::uuid[])
-                              OR id = ANY ((SELECT hsc_granted_records(false))::uuid[])
+                              OR patient_id::text = ANY ((SELECT hsc_granted_patients(false))::text[])
+                              OR id::text = ANY ((SELECT hsc_granted_records(false))::text[])
         WHEN 'nurse' THEN provider_id = (SELECT hsc_acting_user()) OR created_by = (SELECT hsc_acting_user())
-                          OR patient_id = ANY ((SELECT hsc_granted_patients(false))::uuid[])
-                          OR id = ANY ((SELECT hsc_granted_records(false))::uuid[])
+                          OR patient_id::text = ANY ((SELECT hsc_granted_patients(false))::text[])
+                          OR id::text = ANY ((SELECT hsc_granted_records(false))::text[])
         WHEN 'medical_records' THEN true
         WHEN 'billing_staff' THEN true
         ELSE false
@@ -195,15 +193,15 @@ CREATE POLICY records_update ON medical_records FOR UPDATE TO hsc_app
 USING (
     (SELECT hsc_acting_role()) IN ('physician', 'nurse')
     AND (provider_id = (SELECT hsc_acting_user()) OR created_by = (SELECT hsc_acting_user())
-         OR patient_id = ANY ((SELECT hsc_granted_patients(true))::uuid[])
-         OR id = ANY ((SELECT hsc_granted_records(true))::uuid[]))
+         OR patient_id::text = ANY ((SELECT hsc_granted_patients(true))::text[])
+         OR id::text = ANY ((SELECT hsc_granted_records(true))::text[]))
 )
 WITH CHECK (
     (SELECT hsc_acting_role()) IN ('physician', 'nurse')
     AND updated_by = (SELECT hsc_acting_user())
     AND (provider_id = (SELECT hsc_acting_user()) OR created_by = (SELECT hsc_acting_user())
-         OR patient_id = ANY ((SELECT hsc_granted_patients(true))::uuid[])
-         OR id = ANY ((SELECT hsc_granted_records(true))::uuid[]))
+         OR patient_id::text = ANY ((SELECT hsc_granted_patients(true))::text[])
+         OR id::text = ANY ((SELECT hsc_granted_records(true))::text[]))
 );
 
 -- The application role reads metadata columns only; the sealed content columns it may write, never read.
