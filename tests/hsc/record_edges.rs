@@ -179,3 +179,46 @@ async fn the_browser_index_follows_grants_and_new_records() {
         .unwrap();
     assert_eq!(left, 0);
 }
+
+#[tokio::test]
+async fn a_record_visible_for_several_reasons_never_cuts_a_page_short() {
+    let (tdb, svc) = seeded().await;
+    let mut admin = tdb.admin().await;
+    let alice = user_id(&mut admin, "patient1@example.com").await;
+    let smith_id = user_id(&mut admin, "dr.smith@healthystellar.com").await;
+    // Smith already provides Alice's records and holds her selected-records grant; two whole-chart
+    // grants more make four reasons for each of her records.
+    for _ in 0..2 {
+        sqlx::query(
+            "INSERT INTO access_grants (patient_id, grantee_id, scope, access_level, expires_at, granted_by) \
+             VALUES ($1, $2, 'ALL_RECORDS', 'READ', now() + interval '1 day', $1)",
+        )
+        .bind(alice)
+        .bind(smith_id)
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    }
+    let smith = login(&svc, "dr.smith@healthystellar.com").await;
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = records::list(&svc, &client(), &smith, &Filter::default(), after, 2)
+            .await
+            .unwrap();
+        seen.extend(page.records.iter().map(|s| s.title.clone().unwrap()));
+        match page.next {
+            Some(c) if !page.records.is_empty() => after = Some(c),
+            _ => break,
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            "Follow-up Visit - Blood Pressure Check",
+            "Hypertension Treatment Plan",
+            "Blood Work - Complete Metabolic Panel",
+            "Annual Physical Examination"
+        ]
+    );
+}

@@ -80,12 +80,14 @@ pub struct Page {
 const KEYSET: &str = "(m.record_date, m.id) < ($2, $3) AND m.record_date >= $4";
 
 /// A clinician: their newest visible records straight from `record_access` (provider, author and
-/// grant rows, kept by triggers), grant rows counted only while their grant is live — one index range.
-/// A record visible for two reasons has two rows, hence the wider inner limit and the DISTINCT outside.
-const CLINICIAN_PATHS: &str = "SELECT ra.record_id AS id, ra.record_date FROM record_access ra \
+/// grant rows, kept by triggers), grant rows counted only until their grant expires — one index range.
+/// A record visible for several reasons has several rows: DISTINCT ON keeps one, in index order,
+/// before the limit, so a page is never cut short by them.
+const CLINICIAN_PATHS: &str = "SELECT DISTINCT ON (ra.record_date, ra.record_id) ra.record_id AS id, ra.record_date \
+     FROM record_access ra \
      WHERE ra.user_id = $1 AND (ra.record_date, ra.record_id) < ($2, $3) AND ra.record_date >= $4 \
        AND (ra.grant_id IS NULL OR ra.expires_at > now()) \
-     ORDER BY ra.record_date DESC, ra.record_id DESC LIMIT $5 * 2";
+     ORDER BY ra.record_date DESC, ra.record_id DESC LIMIT $5";
 
 /// A patient: their own chart.
 const PATIENT_PATHS: &str = const_format::concatcp!(
