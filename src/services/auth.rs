@@ -94,7 +94,6 @@ struct Account {
     password_hash: String,
     usable: bool,
     locked_until: Option<DateTime<Utc>>,
-    failed_attempts: i32,
     devices: i64,
 }
 
@@ -108,7 +107,6 @@ struct AccountRow {
     password_hash: String,
     usable: bool,
     locked_until: Option<DateTime<Utc>>,
-    failed_attempts: i32,
     devices: i64,
 }
 
@@ -120,7 +118,6 @@ async fn load_account(
     let row: Option<AccountRow> = sqlx::query_as(
         "SELECT u.id, u.email, u.first_name, u.last_name, u.role::text AS role, coalesce(hsc_password_hash(), '') AS password_hash, \
                 (u.is_active AND u.deleted_at IS NULL) AS usable, u.locked_until, \
-                u.failed_login_attempts AS failed_attempts, \
                 (SELECT count(*) FROM mfa_devices d WHERE d.user_id = u.id AND d.is_active AND d.is_verified) AS devices \
          FROM users u WHERE ($1::text IS NOT NULL AND lower(u.email) = lower($1)) OR u.id = $2 \
          FOR UPDATE OF u",
@@ -141,7 +138,6 @@ async fn load_account(
             password_hash: r.password_hash,
             usable: r.usable,
             locked_until: r.locked_until,
-            failed_attempts: r.failed_attempts,
             devices: r.devices,
         })
     }))
@@ -172,33 +168,52 @@ async fn count_failure(
     account: &Account,
     reason: &str,
 ) -> Result<(), DbError> {
-    let attempts = account.failed_attempts.saturating_add(1);
     refuse(conn, client, Some(account.user.id), reason).await?;
-    if u32::try_from(attempts).unwrap_or(u32::MAX) >= policy.lockout_attempts {
-        let lockout =
-            chrono::Duration::from_std(policy.lockout).unwrap_or(chrono::Duration::minutes(30));
-        sqlx::query(
-            "UPDATE users SET failed_login_attempts = 0, locked_until = now() + $2 WHERE id = $1",
-        )
-        .bind(account.user.id)
-        .bind(lockout)
-        .execute(&mut *conn)
-        .await?;
-        let event = Event::new(
-            Action::AccountLocked,
-            Outcome::Success,
-            Some(account.user.id),
-        )
-        .details(json!({"failed_attempts": attempts, "minutes": policy.lockout.as_secs() / 60}));
-        audit::write(conn, client, &event).await?;
-    } else {
-        sqlx::query("UPDATE users SET failed_login_attempts = $2 WHERE id = $1")
-            .bind(account.user.id)
-            .bind(attempts)
-            .execute(&mut *conn)
-            .await?;
-    }
+    count_failed_attempt(conn, policy, client, account.user.id, None, "sign-in").await?;
     Ok(())
+}
+
+/// Counts one wrong password or code against `user` — at sign-in, or when a signed-in user is asked
+/// for their password again — and locks the account (ACCOUNT_LOCKED) on the attempt that reaches the
+/// policy's limit. True when this attempt locked it. The caller holds the transaction.
+pub(crate) async fn count_failed_attempt(
+    conn: &mut PgConnection,
+    policy: &Policy,
+    client: &Client,
+    user: Uuid,
+    session: Option<Uuid>,
+    during: &'static str,
+) -> Result<bool, DbError> {
+    let attempts: i32 = sqlx::query_scalar(
+        "UPDATE users SET failed_login_attempts = failed_login_attempts + 1 WHERE id = $1 \
+         RETURNING failed_login_attempts",
+    )
+    .bind(user)
+    .fetch_one(&mut *conn)
+    .await?;
+    if u32::try_from(attempts).unwrap_or(u32::MAX) < policy.lockout_attempts {
+        return Ok(false);
+    }
+    let lockout =
+        chrono::Duration::from_std(policy.lockout).unwrap_or(chrono::Duration::minutes(30));
+    sqlx::query(
+        "UPDATE users SET failed_login_attempts = 0, locked_until = now() + $2 WHERE id = $1",
+    )
+    .bind(user)
+    .bind(lockout)
+    .execute(&mut *conn)
+    .await?;
+    let mut event =
+        Event::new(Action::AccountLocked, Outcome::Success, Some(user)).details(json!({
+            "failed_attempts": attempts,
+            "minutes": policy.lockout.as_secs() / 60,
+            "during": during,
+        }));
+    if let Some(session) = session {
+        event = event.session(session);
+    }
+    audit::write(conn, client, &event).await?;
+    Ok(true)
 }
 
 /// A successful login: attempts cleared, the session started, LOGIN written.

@@ -10,7 +10,7 @@ use super::{Access, Person, begin, refuse};
 use crate::db::{ActingTx, DbError};
 use crate::services::audit::{self, Action, Client, Event, Outcome};
 use crate::services::sessions::Session;
-use crate::services::{ServiceError, Services, passwords};
+use crate::services::{ServiceError, Services, auth, passwords};
 
 /// How long emergency access lasts.
 pub const EMERGENCY_ACCESS_HOURS: i64 = 1;
@@ -124,30 +124,21 @@ async fn wrong_password(
             .patient(patient)
             .details(json!({"reason": "wrong password"}));
         audit::write(tx.conn(), client, &event).await?;
-        let attempts: i32 = sqlx::query_scalar(
-            "UPDATE users SET failed_login_attempts = failed_login_attempts + 1 WHERE id = $1 \
-             RETURNING failed_login_attempts",
+        let locked = auth::count_failed_attempt(
+            tx.conn(),
+            &svc.policy,
+            client,
+            me,
+            Some(session.id),
+            "emergency access",
         )
-        .bind(me)
-        .fetch_one(tx.conn())
-        .await
-        .map_err(DbError::from)?;
-        if u32::try_from(attempts).unwrap_or(u32::MAX) < svc.policy.lockout_attempts {
+        .await?;
+        if !locked {
             tx.commit().await?;
             return Ok(ServiceError::Invalid(
                 "That password is not correct; emergency access was not opened.".into(),
             ));
         }
-        let lockout =
-            chrono::Duration::from_std(svc.policy.lockout).unwrap_or(chrono::Duration::minutes(30));
-        sqlx::query(
-            "UPDATE users SET failed_login_attempts = 0, locked_until = now() + $2 WHERE id = $1",
-        )
-        .bind(me)
-        .bind(lockout)
-        .execute(tx.conn())
-        .await
-        .map_err(DbError::from)?;
         sqlx::query(
             "UPDATE sessions SET is_active = false, revoked_at = now(), \
              revoked_reason = 'account locked: wrong passwords for emergency access' WHERE id = $1",
@@ -156,10 +147,6 @@ async fn wrong_password(
         .execute(tx.conn())
         .await
         .map_err(DbError::from)?;
-        let event = Event::new(Action::AccountLocked, Outcome::Success, Some(me))
-            .session(session.id)
-            .details(json!({"failed_attempts": attempts, "during": "emergency access"}));
-        audit::write(tx.conn(), client, &event).await?;
         tx.commit().await?;
         Ok(ServiceError::SessionEnded)
     }
