@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 use super::audit::{self, Action, Client, Event, Outcome};
 use super::users::UserSummary;
 use super::{Policy, ServiceError, Services, passwords};
-use crate::db::{Actor, DbError, Maintenance};
+use crate::db::{ActingTx, Actor, DbError, Maintenance};
 
 /// A live session as the console holds it. The token never leaves memory.
 #[derive(Clone)]
@@ -214,10 +214,20 @@ pub(crate) async fn require_live(
     }
 }
 
-/// Records activity (the console calls this at most once a minute).
-pub async fn touch(svc: &Services, session: &Session) -> Result<(), ServiceError> {
+/// Opens a transaction acting for `session`'s user, after checking the session is still live: how
+/// every session-bound service call starts.
+pub(crate) async fn begin_live(
+    svc: &Services,
+    session: &Session,
+) -> Result<ActingTx, ServiceError> {
     let mut tx = svc.db.begin(Actor::User(session.user.id)).await?;
     require_live(tx.conn(), session).await?;
+    Ok(tx)
+}
+
+/// Records activity (the console calls this at most once a minute).
+pub async fn touch(svc: &Services, session: &Session) -> Result<(), ServiceError> {
+    let mut tx = begin_live(svc, session).await?;
     sqlx::query("UPDATE sessions SET last_activity_at = now() WHERE id = $1 AND is_active")
         .bind(session.id)
         .execute(tx.conn())
@@ -229,8 +239,7 @@ pub async fn touch(svc: &Services, session: &Session) -> Result<(), ServiceError
 
 /// The console hid its data after the idle limit (SESSION_LOCKED).
 pub async fn lock(svc: &Services, client: &Client, session: &Session) -> Result<(), ServiceError> {
-    let mut tx = svc.db.begin(Actor::User(session.user.id)).await?;
-    require_live(tx.conn(), session).await?;
+    let mut tx = begin_live(svc, session).await?;
     let event = Event::new(
         Action::SessionLocked,
         Outcome::Success,
@@ -250,8 +259,7 @@ pub async fn unlock(
     session: &Session,
     password: &str,
 ) -> Result<bool, ServiceError> {
-    let mut tx = svc.db.begin(Actor::User(session.user.id)).await?;
-    require_live(tx.conn(), session).await?;
+    let mut tx = begin_live(svc, session).await?;
     let hash: String = sqlx::query_scalar("SELECT hsc_password_hash() FROM users WHERE id = $1")
         .bind(session.user.id)
         .fetch_one(tx.conn())

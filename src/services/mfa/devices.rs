@@ -7,7 +7,7 @@ use super::{BackupCodes, Enrollment, FactorCheck, check_factor, store_enrollment
 use crate::db::{Actor, DbError};
 use crate::services::audit::{self, Action, Client, Event, Outcome};
 use crate::services::sessions::Session;
-use crate::services::sessions::require_live;
+use crate::services::sessions::begin_live;
 use crate::services::{ServiceError, Services, passwords};
 
 /// One of the user's authenticator devices, as the account screen lists it.
@@ -25,8 +25,7 @@ pub async fn devices(
     svc: &Services,
     session: &Session,
 ) -> Result<(Vec<Device>, i64), ServiceError> {
-    let mut tx = svc.db.begin(Actor::User(session.user.id)).await?;
-    require_live(tx.conn(), session).await?;
+    let mut tx = begin_live(svc, session).await?;
     let devices: Vec<Device> = sqlx::query_as(
         "SELECT id, device_name AS name, is_primary, verified_at, last_used_at FROM mfa_devices \
              WHERE user_id = $1 AND is_active AND is_verified ORDER BY is_primary DESC, created_at",
@@ -115,8 +114,7 @@ pub async fn add_device(
     password: &str,
     current_code: Option<&str>,
 ) -> Result<Option<BackupCodes>, ServiceError> {
-    let mut tx = svc.db.begin(Actor::User(session.user.id)).await?;
-    require_live(tx.conn(), session).await?;
+    let mut tx = begin_live(svc, session).await?;
     let existing: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM mfa_devices WHERE user_id = $1 AND is_active AND is_verified",
     )
@@ -176,8 +174,7 @@ pub async fn rename(
             "a device name must be 1 to 64 characters with no control characters".into(),
         ));
     }
-    let mut tx = svc.db.begin(Actor::User(session.user.id)).await?;
-    require_live(tx.conn(), session).await?;
+    let mut tx = begin_live(svc, session).await?;
     let changed = sqlx::query(
         "UPDATE mfa_devices SET device_name = $3 WHERE id = $1 AND user_id = $2 AND is_active",
     )
@@ -214,8 +211,7 @@ pub async fn remove(
     password: &str,
     code: &str,
 ) -> Result<(), ServiceError> {
-    let mut tx = svc.db.begin(Actor::User(session.user.id)).await?;
-    require_live(tx.conn(), session).await?;
+    let mut tx = begin_live(svc, session).await?;
     if !confirm_identity(tx.conn(), svc, client, session, password, Some(code)).await? {
         // Whatever was consumed stays unconsumed: nothing of this attempt is kept but its audit row.
         drop(tx);

@@ -6,10 +6,10 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Access, Person, begin, refuse};
+use super::{Access, Person, refuse};
 use crate::db::{ActingTx, DbError};
 use crate::services::audit::{self, Action, Client, Event, Outcome};
-use crate::services::sessions::Session;
+use crate::services::sessions::{self, Session};
 use crate::services::{ServiceError, Services, auth, passwords};
 
 /// How long emergency access lasts.
@@ -47,7 +47,7 @@ pub async fn break_glass(
             "The emergency reason is longer than {MAX_EMERGENCY_REASON} characters."
         )));
     }
-    let mut tx = begin(svc, session).await?;
+    let mut tx = sessions::begin_live(svc, session).await?;
     let me = session.user.id;
     if !Access::of(session.user.role).break_glass {
         return Err(refuse(

@@ -6,10 +6,10 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::content::open_reason;
-use super::{Access, Content, NOT_YOURS, Person, RecordType, begin, refuse};
+use super::{Access, Content, NOT_YOURS, Person, RecordType, refuse};
 use crate::db::DbError;
 use crate::services::audit::{self, Action, Client, Event, Outcome};
-use crate::services::sessions::Session;
+use crate::services::sessions::{self, Session};
 use crate::services::{ServiceError, Services};
 
 /// One line of a record's history. Its `Debug` leaves the reason out.
@@ -158,7 +158,7 @@ pub async fn history(
     session: &Session,
     record: Uuid,
 ) -> Result<Vec<VersionSummary>, ServiceError> {
-    let mut tx = begin(svc, session).await?;
+    let mut tx = sessions::begin_live(svc, session).await?;
     let found = if Access::of(session.user.role).browse {
         rows(tx.conn(), record, None).await?
     } else {
@@ -217,7 +217,7 @@ async fn versions(
     a: i32,
     b: i32,
 ) -> Result<Vec<Version>, ServiceError> {
-    let mut tx = begin(svc, session).await?;
+    let mut tx = sessions::begin_live(svc, session).await?;
     let found = if Access::of(session.user.role).browse {
         rows(tx.conn(), record, Some((a, b))).await?
     } else {

@@ -7,10 +7,10 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::content::open_title;
-use super::{Filter, Person, RecordType, begin, refuse};
+use super::{Filter, Person, RecordType, refuse};
 use crate::db::DbError;
 use crate::services::audit::{self, Action, Client, Event, Outcome};
-use crate::services::sessions::Session;
+use crate::services::sessions::{self, Session};
 use crate::services::users::Role;
 use crate::services::{ServiceError, Services};
 
@@ -173,7 +173,7 @@ pub async fn list(
     after: Option<Cursor>,
     limit: usize,
 ) -> Result<Page, ServiceError> {
-    let mut tx = begin(svc, session).await?;
+    let mut tx = sessions::begin_live(svc, session).await?;
     let role = session.user.role;
     let Some(sql) = page_sql(role) else {
         return Err(refuse(

@@ -24,7 +24,7 @@ use uuid::Uuid;
 use super::audit::{self, Action, Client, Event, Outcome};
 use super::users::Role;
 use super::{ServiceError, Services, sessions};
-use crate::db::{ActingTx, Actor, DbError};
+use crate::db::{ActingTx, DbError};
 use crate::services::sessions::Session;
 
 pub use content::{Content, MAX_DESCRIPTION, MAX_METADATA_ENTRIES, MAX_TITLE};
@@ -172,13 +172,6 @@ pub struct RecordDetail {
 pub const NOT_YOURS: &str =
     "You may not open this record (it is not yours, or no grant covers it).";
 
-/// Opens a transaction for `session`'s user after checking the session is still live.
-async fn begin(svc: &Services, session: &Session) -> Result<ActingTx, ServiceError> {
-    let mut tx = svc.db.begin(Actor::User(session.user.id)).await?;
-    sessions::require_live(tx.conn(), session).await?;
-    Ok(tx)
-}
-
 /// Writes UNAUTHORIZED_ACCESS_ATTEMPT for `session` and commits it, then returns the refusal.
 async fn refuse(
     mut tx: ActingTx,
@@ -301,7 +294,7 @@ pub async fn view(
     session: &Session,
     record: Uuid,
 ) -> Result<RecordDetail, ServiceError> {
-    let mut tx = begin(svc, session).await?;
+    let mut tx = sessions::begin_live(svc, session).await?;
     let access = Access::of(session.user.role);
     let detail = if access.browse {
         load_detail(tx.conn(), svc, record).await?
@@ -333,7 +326,7 @@ pub async fn writable_patients(
     svc: &Services,
     session: &Session,
 ) -> Result<Vec<Person>, ServiceError> {
-    let mut tx = begin(svc, session).await?;
+    let mut tx = sessions::begin_live(svc, session).await?;
     if !Access::of(session.user.role).write {
         tx.commit().await?;
         return Ok(Vec::new());
@@ -367,7 +360,7 @@ pub async fn find_patients(
     query: &str,
 ) -> Result<Vec<Person>, ServiceError> {
     let query = query.trim().to_lowercase();
-    let mut tx = begin(svc, session).await?;
+    let mut tx = sessions::begin_live(svc, session).await?;
     if query.chars().count() < 2 || !Access::of(session.user.role).break_glass {
         tx.commit().await?;
         return Ok(Vec::new());

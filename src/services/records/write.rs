@@ -8,10 +8,10 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::content::{Sealed, seal_reason};
-use super::{Access, Content, NOT_YOURS, RecordType, begin, refuse};
+use super::{Access, Content, NOT_YOURS, RecordType, refuse};
 use crate::db::DbError;
 use crate::services::audit::{self, Action, Client, Event, Outcome};
-use crate::services::sessions::Session;
+use crate::services::sessions::{self, Session};
 use crate::services::{ServiceError, Services};
 
 /// The longest reason for a change, in characters.
@@ -138,7 +138,7 @@ pub async fn create(
     draft: &Draft,
 ) -> Result<Saved, ServiceError> {
     check_draft(draft)?;
-    let mut tx = begin(svc, session).await?;
+    let mut tx = sessions::begin_live(svc, session).await?;
     if let Some(saved) = landed(tx.conn(), svc, change, session.user.id, None, draft).await? {
         tx.commit().await?;
         return Ok(saved);
@@ -234,7 +234,7 @@ pub async fn update(
             "The reason for the change is longer than {MAX_REASON} characters."
         )));
     }
-    let mut tx = begin(svc, session).await?;
+    let mut tx = sessions::begin_live(svc, session).await?;
     let me = session.user.id;
     if let Some(saved) = landed(
         tx.conn(),
