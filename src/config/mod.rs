@@ -44,6 +44,7 @@ pub const VARIABLES: &[&str] = &[
     "HSC_LOCKOUT_ATTEMPTS",
     "HSC_LOCKOUT_MINUTES",
     "HSC_MFA_ROLES",
+    "HSC_GRANT_MAX_DAYS",
     "HSC_THEME",
     "NO_COLOR",
     "HSC_DATA_DIR",
@@ -51,6 +52,9 @@ pub const VARIABLES: &[&str] = &[
     "HSC_LOG",
     "RUST_LOG",
 ];
+
+/// How far ahead an access grant may expire unless `HSC_GRANT_MAX_DAYS` says otherwise: two years.
+pub const DEFAULT_GRANT_MAX_DAYS: u32 = 730;
 
 /// Roles that must use a second factor unless `HSC_MFA_ROLES` says otherwise.
 pub const DEFAULT_MFA_ROLES: [Role; 5] = [
@@ -173,6 +177,8 @@ pub struct Config {
     pub timeouts: Timeouts,
     /// Roles that must use a second factor (`HSC_MFA_ROLES`).
     pub mfa_roles: Vec<Role>,
+    /// The furthest an access grant's expiry may lie ahead, in days (`HSC_GRANT_MAX_DAYS`).
+    pub grant_max_days: u32,
     pub data_dir: PathBuf,
     pub config_file: PathBuf,
     pub pg_bindir: Option<PathBuf>,
@@ -295,6 +301,16 @@ impl Config {
                 })
                 .collect::<Result<Vec<_>, _>>()?,
         };
+        let grant_max_days =
+            parse_opt(s, "HSC_GRANT_MAX_DAYS", parse_positive)?.unwrap_or(DEFAULT_GRANT_MAX_DAYS);
+        if grant_max_days > 3660 {
+            let (_, origin) = s.get("HSC_GRANT_MAX_DAYS").unwrap_or_default_origin();
+            return Err(invalid(
+                "HSC_GRANT_MAX_DAYS",
+                origin,
+                format!("is {grant_max_days}; a grant may last at most 3660 days (ten years)"),
+            ));
+        }
         let data_dir = s
             .get("HSC_DATA_DIR")
             .map(|(v, _)| PathBuf::from(v))
@@ -362,6 +378,7 @@ impl Config {
             audit_hmac_key,
             timeouts,
             mfa_roles,
+            grant_max_days,
             data_dir,
             config_file: s.config_file.clone(),
             pg_bindir,

@@ -51,6 +51,7 @@ fn default_for(var: &str, config: &Config) -> String {
         "HSC_SESSION_HOURS" => "12".into(),
         "HSC_LOCKOUT_ATTEMPTS" => "5".into(),
         "HSC_LOCKOUT_MINUTES" => "30".into(),
+        "HSC_GRANT_MAX_DAYS" => config.grant_max_days.to_string(),
         "HSC_MFA_ROLES" => config
             .mfa_roles
             .iter()

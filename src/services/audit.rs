@@ -98,6 +98,7 @@ catalog! {
     GrantCreate => "GRANT_CREATE", Medium;
     GrantUpdate => "GRANT_UPDATE", Medium;
     GrantRevoke => "GRANT_REVOKE", Medium;
+    GrantExpired => "GRANT_EXPIRED", Low;
     EmergencyAccess => "EMERGENCY_ACCESS", Critical;
     AuditView => "AUDIT_VIEW", Low;
     AuditExport => "AUDIT_EXPORT", High;

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod grants;
 pub mod keys;
 pub mod mfa;
 pub mod passwords;
@@ -14,9 +15,14 @@ pub mod users;
 
 use std::time::Duration;
 
+use serde_json::json;
+use uuid::Uuid;
+
 use crate::config::Config;
 use crate::crypto::{CryptoError, Keyring};
-use crate::db::{Database, DbError};
+use crate::db::{ActingTx, Database, DbError};
+use audit::{Action, Client, Event, Outcome};
+use sessions::Session;
 use users::Role;
 
 /// A request the service refused or could not carry out, worded for the person at the console.
@@ -60,6 +66,8 @@ pub struct Policy {
     pub mfa_roles: Vec<Role>,
     /// Active sessions a user may hold; logging in again ends the oldest.
     pub max_sessions: u32,
+    /// How many days ahead a grant's expiry may be set.
+    pub grant_max_days: u32,
 }
 
 impl Policy {
@@ -71,6 +79,7 @@ impl Policy {
             absolute_session: config.timeouts.absolute_session,
             mfa_roles: config.mfa_roles.clone(),
             max_sessions: 5,
+            grant_max_days: config.grant_max_days,
         }
     }
 
@@ -84,4 +93,35 @@ pub struct Services {
     pub db: Database,
     pub keyring: Keyring,
     pub policy: Policy,
+}
+
+/// Writes UNAUTHORIZED_ACCESS_ATTEMPT for `session` (about `resource`, if any) and commits it, then
+/// returns the refusal: every request a role may not make is on the audit trail.
+pub(crate) async fn refuse(
+    mut tx: ActingTx,
+    client: &Client,
+    session: &Session,
+    attempt: &'static str,
+    resource: Option<(&'static str, Uuid)>,
+    message: &str,
+) -> ServiceError {
+    let mut event = Event::new(
+        Action::UnauthorizedAccessAttempt,
+        Outcome::Denied,
+        Some(session.user.id),
+    )
+    .session(session.id)
+    .details(json!({"attempt": attempt}));
+    if let Some((kind, id)) = resource {
+        event = event.resource(kind, id);
+    }
+    let written = async {
+        audit::write(tx.conn(), client, &event).await?;
+        tx.commit().await
+    }
+    .await;
+    match written {
+        Ok(()) => ServiceError::Denied(message.to_string()),
+        Err(e) => e.into(),
+    }
 }

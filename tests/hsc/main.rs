@@ -10,6 +10,7 @@ mod cluster;
 mod confinement;
 mod console;
 mod door;
+mod grants;
 mod keys;
 mod keys_interrupted;
 mod logging;

@@ -10,22 +10,28 @@ use crate::records::{record_id, user_id};
 
 /// How a probe ended: rows affected, or the SQLSTATE it was refused with.
 #[derive(Debug, PartialEq, Eq)]
-enum Answer {
+pub(crate) enum Answer {
     Rows(u64),
     Refused(String),
 }
 
-use Answer::{Refused, Rows};
+pub(crate) use Answer::{Refused, Rows};
 
 /// Who the probe acts as.
-enum As<'a> {
+pub(crate) enum As<'a> {
     User(&'a str),
     SigningIn(&'a str),
     Nobody,
 }
 
 /// Runs `sql` (binding `ids` in order) as hsc_app; with `commit`, commits so deferred checks run.
-async fn probe(tdb: &TestDb, who: As<'_>, sql: &str, ids: &[Uuid], commit: bool) -> Answer {
+pub(crate) async fn probe(
+    tdb: &TestDb,
+    who: As<'_>,
+    sql: &str,
+    ids: &[Uuid],
+    commit: bool,
+) -> Answer {
     let mut conn = PgConnection::connect_with(&tdb.options()).await.unwrap();
     let (actor, email) = match who {
         As::User(e) => (Some(user_id(&mut conn, e).await), None),
@@ -69,10 +75,10 @@ async fn probe(tdb: &TestDb, who: As<'_>, sql: &str, ids: &[Uuid], commit: bool)
     answer
 }
 
-const DENIED: &str = "42501";
-const CHECK: &str = "23514";
+pub(crate) const DENIED: &str = "42501";
+pub(crate) const CHECK: &str = "23514";
 
-fn refused(code: &str) -> Answer {
+pub(crate) fn refused(code: &str) -> Answer {
     Refused(code.to_string())
 }
 
@@ -338,6 +344,7 @@ async fn grants_go_only_to_someone_else_and_cannot_be_forged_revived_or_stretche
         .await,
         refused(DENIED)
     );
+    // A revocation needs a reason, and names its real author and time whatever the query says.
     assert_eq!(
         probe(
             &tdb,
@@ -348,14 +355,33 @@ async fn grants_go_only_to_someone_else_and_cannot_be_forged_revived_or_stretche
             false
         )
         .await,
-        refused(DENIED),
+        refused(CHECK),
+        "a revocation needs a reason"
+    );
+    assert_eq!(
+        probe(
+            &tdb,
+            as_alice(),
+            "UPDATE access_grants SET status = 'REVOKED', revoked_at = now() - interval '1 year', \
+               revoked_by = $2, revocation_reason = 'no longer my physician' WHERE id = $1",
+            &[alices, smith],
+            true
+        )
+        .await,
+        Rows(1)
+    );
+    let (revoked_by, revoked_at_is_now): (Uuid, bool) = sqlx::query_as(
+        "SELECT revoked_by, revoked_at > now() - interval '1 minute' FROM access_grants WHERE id = $1",
+    )
+    .bind(alices)
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(
+        (revoked_by, revoked_at_is_now),
+        (alice, true),
         "a revocation names its real author"
     );
-    sqlx::query("UPDATE access_grants SET status = 'REVOKED', revoked_at = now(), revoked_by = patient_id, revocation_reason = 'test' WHERE id = $1")
-        .bind(alices)
-        .execute(&mut admin)
-        .await
-        .unwrap();
     assert_eq!(
         probe(
             &tdb,

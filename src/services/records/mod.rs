@@ -172,34 +172,18 @@ pub struct RecordDetail {
 pub const NOT_YOURS: &str =
     "You may not open this record (it is not yours, or no grant covers it).";
 
-/// Writes UNAUTHORIZED_ACCESS_ATTEMPT for `session` and commits it, then returns the refusal.
+/// Writes UNAUTHORIZED_ACCESS_ATTEMPT for `session` (about `record`, if any) and commits it, then
+/// returns the refusal.
 async fn refuse(
-    mut tx: ActingTx,
+    tx: ActingTx,
     client: &Client,
     session: &Session,
     attempt: &'static str,
     record: Option<Uuid>,
     message: &str,
 ) -> ServiceError {
-    let mut event = Event::new(
-        Action::UnauthorizedAccessAttempt,
-        Outcome::Denied,
-        Some(session.user.id),
-    )
-    .session(session.id)
-    .details(json!({"attempt": attempt}));
-    if let Some(id) = record {
-        event = event.resource("medical_record", id);
-    }
-    let written = async {
-        audit::write(tx.conn(), client, &event).await?;
-        tx.commit().await
-    }
-    .await;
-    match written {
-        Ok(()) => ServiceError::Denied(message.to_string()),
-        Err(e) => e.into(),
-    }
+    let resource = record.map(|id| ("medical_record", id));
+    super::refuse(tx, client, session, attempt, resource, message).await
 }
 
 #[derive(sqlx::FromRow)]
