@@ -418,6 +418,7 @@ fn console_settings(config: &Config) -> Result<Settings, CommandError> {
         keymap,
         theme,
         idle_lock: config.timeouts.idle_lock,
+        grant_max_days: config.grant_max_days,
     })
 }
 

@@ -5,9 +5,12 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::msg::{Effect, Msg, Outcome, RecordResult, RecordWork, SaveTarget};
+use super::msg::{
+    Effect, GrantResult, GrantWork, Msg, Outcome, RecordResult, RecordWork, SaveTarget,
+};
 use super::screens::records::browser::RecordPage;
 use crate::services::audit::Client;
+use crate::services::grants;
 use crate::services::mfa::{self, Enrollment};
 use crate::services::records::{self, PAGE_SIZE};
 use crate::services::sessions::Session;
@@ -143,6 +146,14 @@ impl Runner {
                     ticket,
                     Outcome::Records(Box::new(records_work(&svc, &client, &session, work).await)),
                 ),
+                Effect::Grants {
+                    ticket,
+                    session,
+                    work,
+                } => (
+                    ticket,
+                    Outcome::Grants(Box::new(grants_work(&svc, &client, &session, work).await)),
+                ),
                 Effect::EndSession {
                     ticket,
                     session,
@@ -242,6 +253,45 @@ async fn records_work(
             password,
         } => RecordResult::Emergency(
             records::break_glass(svc, client, session, patient, &reason, &password).await,
+        ),
+    }
+}
+
+/// Does one piece of access-grant work through the grants services (which write its audit rows).
+async fn grants_work(
+    svc: &Services,
+    client: &Client,
+    session: &Session,
+    work: GrantWork,
+) -> GrantResult {
+    match work {
+        GrantWork::List { filter, after } => GrantResult::Page(
+            grants::list(svc, client, session, &filter, after, grants::PAGE_SIZE).await,
+        ),
+        GrantWork::FindPeople { wanted, query } => {
+            GrantResult::People(grants::find_people(svc, session, wanted, &query).await)
+        }
+        GrantWork::PatientRecords(patient) => {
+            GrantResult::Records(grants::patient_records(svc, client, session, patient).await)
+        }
+        GrantWork::Create(new) => GrantResult::Changed(
+            grants::create(svc, client, session, &new)
+                .await
+                .map(Box::new),
+        ),
+        GrantWork::ChangeExpiry {
+            grant,
+            expected,
+            expires_at,
+        } => GrantResult::Changed(
+            grants::change_expiry(svc, client, session, grant, expected, expires_at)
+                .await
+                .map(Box::new),
+        ),
+        GrantWork::Revoke { grant, reason } => GrantResult::Changed(
+            grants::revoke(svc, client, session, grant, &reason)
+                .await
+                .map(Box::new),
         ),
     }
 }

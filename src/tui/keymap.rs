@@ -52,6 +52,7 @@ commands! {
     Refresh => "refresh", "reload from the database";
     TabAccount => "tab_account", "Account tab";
     TabRecords => "tab_records", "Records tab";
+    TabGrants => "tab_grants", "Grants tab";
     AddDevice => "add_device", "add an authenticator device";
     Rename => "rename", "rename the selected device";
     Remove => "remove", "remove the selected device";
@@ -62,6 +63,9 @@ commands! {
     Compare => "compare", "compare the two marked versions";
     BreakGlass => "break_glass", "emergency access to a patient (break-glass)";
     Save => "save", "save the draft";
+    NewGrant => "new_grant", "grant someone access to a patient's records";
+    ChangeExpiry => "change_expiry", "extend or shorten the grant";
+    Revoke => "revoke", "revoke the grant (with a reason)";
 }
 
 /// One key with its modifiers.
@@ -207,6 +211,7 @@ const DEFAULTS: &[(&str, Command)] = &[
     ("ctrl-r", Command::Refresh),
     ("0", Command::TabAccount),
     ("1", Command::TabRecords),
+    ("2", Command::TabGrants),
     ("n", Command::AddDevice),
     ("r", Command::Rename),
     ("d", Command::Remove),
@@ -217,6 +222,9 @@ const DEFAULTS: &[(&str, Command)] = &[
     ("c", Command::Compare),
     ("b", Command::BreakGlass),
     ("ctrl-s", Command::Save),
+    ("n", Command::NewGrant),
+    ("e", Command::ChangeExpiry),
+    ("x", Command::Revoke),
 ];
 
 impl Default for Keymap {

@@ -4,11 +4,15 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::tui::secret::Secret;
+use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent};
 use uuid::Uuid;
 
 use crate::services::ServiceError;
 use crate::services::auth::{AuthError, LoginStep, PendingLogin};
+use crate::services::grants::{
+    Candidate, Cursor as GrantCursor, Grant, GrantFilter, GrantPage, NewGrant, RecordChoice, Wanted,
+};
 use crate::services::mfa::{BackupCodes, Device, Enrollment};
 use crate::services::records::diff::FieldDiff;
 use crate::services::records::{
@@ -70,6 +74,52 @@ pub enum Outcome {
     SessionEnded,
     /// Medical-records work (the Records tab).
     Records(Box<RecordResult>),
+    /// Access-grant work (the Grants tab).
+    Grants(Box<GrantResult>),
+}
+
+/// What access-grant work came back with. `Debug` shows ids and counts, no names or reasons.
+pub enum GrantResult {
+    Page(Result<GrantPage, ServiceError>),
+    People(Result<Vec<Candidate>, ServiceError>),
+    Records(Result<Vec<RecordChoice>, ServiceError>),
+    /// A grant created, re-timed or revoked, as it now stands.
+    Changed(Result<Box<Grant>, ServiceError>),
+}
+
+impl GrantResult {
+    /// The error it carries, if it failed.
+    pub fn error(&self) -> Option<&ServiceError> {
+        match self {
+            GrantResult::Page(r) => r.as_ref().err(),
+            GrantResult::People(r) => r.as_ref().err(),
+            GrantResult::Records(r) => r.as_ref().err(),
+            GrantResult::Changed(r) => r.as_ref().err(),
+        }
+    }
+}
+
+/// Access-grant work for the runner. `Debug` shows ids and lengths, never a searched name or a reason.
+pub enum GrantWork {
+    List {
+        filter: GrantFilter,
+        after: Option<GrantCursor>,
+    },
+    FindPeople {
+        wanted: Wanted,
+        query: String,
+    },
+    PatientRecords(Uuid),
+    Create(NewGrant),
+    ChangeExpiry {
+        grant: Uuid,
+        expected: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    },
+    Revoke {
+        grant: Uuid,
+        reason: String,
+    },
 }
 
 /// What medical-records work came back with. `Debug` shows ids, versions and counts, no content.
@@ -226,6 +276,11 @@ pub enum Effect {
         session: Session,
         work: RecordWork,
     },
+    Grants {
+        ticket: Ticket,
+        session: Session,
+        work: GrantWork,
+    },
     /// Leave the loop and restore the terminal.
     Exit,
 }
@@ -331,6 +386,56 @@ impl fmt::Debug for RecordWork {
                 .field("patient", patient)
                 .field("reason_chars", &reason.chars().count())
                 .field("password", password)
+                .finish(),
+        }
+    }
+}
+
+impl fmt::Debug for GrantResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GrantResult::Page(r) => shape(f, "Page", r, |p| {
+                format!("{} grants, next {:?}", p.grants.len(), p.next)
+            }),
+            GrantResult::People(r) => shape(f, "People", r, |p| format!("{} people", p.len())),
+            GrantResult::Records(r) => shape(f, "Records", r, |p| format!("{} records", p.len())),
+            GrantResult::Changed(r) => shape(f, "Changed", r, |g| format!("{g:?}")),
+        }
+    }
+}
+
+impl fmt::Debug for GrantWork {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GrantWork::List { filter, after } => f
+                .debug_struct("List")
+                .field("status", &filter.status)
+                .field("expiring_within", &filter.expiring_within)
+                .field(
+                    "name_words",
+                    &(filter.words.len() + filter.patient_words.len() + filter.grantee_words.len()),
+                )
+                .field("after", after)
+                .finish(),
+            GrantWork::FindPeople { wanted, query } => {
+                write!(f, "FindPeople({wanted:?}, {} chars)", query.chars().count())
+            }
+            GrantWork::PatientRecords(patient) => write!(f, "PatientRecords({patient})"),
+            GrantWork::Create(new) => write!(f, "Create({new:?})"),
+            GrantWork::ChangeExpiry {
+                grant,
+                expected,
+                expires_at,
+            } => f
+                .debug_struct("ChangeExpiry")
+                .field("grant", grant)
+                .field("expected", expected)
+                .field("expires_at", expires_at)
+                .finish(),
+            GrantWork::Revoke { grant, reason } => f
+                .debug_struct("Revoke")
+                .field("grant", grant)
+                .field("reason_chars", &reason.chars().count())
                 .finish(),
         }
     }

@@ -9,6 +9,7 @@ use crate::services::users::UserSummary;
 
 use super::keymap::{Command, Keymap};
 use super::msg::{Leave, Ticket};
+use super::screens::grants::GrantsTab;
 use super::screens::records::RecordsTab;
 use super::screens::{Screen, lock::LockScreen, login::Login};
 use super::theme::Theme;
@@ -74,6 +75,8 @@ pub struct Settings {
     pub keymap: Keymap,
     pub theme: Theme,
     pub idle_lock: Duration,
+    /// How many days ahead a grant's expiry may be set (`HSC_GRANT_MAX_DAYS`).
+    pub grant_max_days: u32,
 }
 
 #[derive(Debug)]
@@ -82,6 +85,8 @@ pub struct State {
     pub live: Option<Live>,
     /// The Records tab of a role that may browse records, from login to logout.
     pub records: Option<RecordsTab>,
+    /// The Grants tab of a role that has one, once opened, until logout.
+    pub grants: Option<GrantsTab>,
     /// Set while the idle lock hides everything.
     pub lock: Option<LockScreen>,
     /// "Log out and lose the open draft?", asked when quitting with one: Some(whether Yes has the
@@ -108,6 +113,7 @@ impl State {
             screen: Screen::Login(Login::new(None)),
             live: None,
             records: None,
+            grants: None,
             lock: None,
             quit_ask: None,
             size,
@@ -132,9 +138,10 @@ impl State {
         if self.quit_ask.is_some() {
             return false;
         }
-        match (&self.screen, &self.records) {
-            (Screen::Records, Some(tab)) => tab.typing(),
-            (screen, _) => screen.typing(),
+        match (&self.screen, &self.records, &self.grants) {
+            (Screen::Records, Some(tab), _) => tab.typing(),
+            (Screen::Grants, _, Some(tab)) => tab.typing(),
+            (screen, _, _) => screen.typing(),
         }
     }
 
@@ -144,17 +151,19 @@ impl State {
         if self.quit_ask.is_some() {
             return ASKING;
         }
-        match (&self.screen, &self.records) {
-            (Screen::Records, Some(tab)) => tab.commands(),
-            (screen, _) => screen.commands(),
+        match (&self.screen, &self.records, &self.grants) {
+            (Screen::Records, Some(tab), _) => tab.commands(),
+            (Screen::Grants, _, Some(tab)) => tab.commands(),
+            (screen, _, _) => screen.commands(),
         }
     }
 
     /// The title of the screen on show.
     pub fn title(&self) -> &'static str {
-        match (&self.screen, &self.records) {
-            (Screen::Records, Some(tab)) => tab.title(),
-            (screen, _) => screen.title(),
+        match (&self.screen, &self.records, &self.grants) {
+            (Screen::Records, Some(tab), _) => tab.title(),
+            (Screen::Grants, _, Some(tab)) => tab.title(),
+            (screen, _, _) => screen.title(),
         }
     }
 
@@ -189,6 +198,12 @@ impl State {
                 }
                 return;
             }
+            Screen::Grants => {
+                if let Some(tab) = &mut self.grants {
+                    tab.show_note(note);
+                }
+                return;
+            }
         };
         *slot = Some(note);
     }
@@ -212,6 +227,7 @@ impl State {
         };
         self.live = None;
         self.records = None;
+        self.grants = None;
         self.lock = None;
         self.quit_ask = None;
         self.help = false;
@@ -221,6 +237,7 @@ impl State {
     /// Logged in: start the session clocks (a fresh session has no Records tab yet).
     pub fn logged_in(&mut self, session: Session) {
         self.records = None;
+        self.grants = None;
         self.quit_ask = None;
         self.live = Some(Live {
             session,

@@ -12,10 +12,10 @@ use super::screens::lock::{self, LockScreen};
 use super::screens::{Screen, account, code, login};
 use super::state::{LEAVE_GRACE, Note, SESSION_CHECK, State, TOUCH_EVERY};
 
-mod records;
 mod results;
-use records::{show_records, with_records};
+mod tabs;
 use results::on_done;
+use tabs::{show_grants, show_records, with_grants, with_records};
 
 /// Handles one message at time `now`.
 pub fn update(state: &mut State, msg: Msg, now: Instant) -> Vec<Effect> {
@@ -72,6 +72,7 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
             Command::Lock,
             Command::TabAccount,
             Command::TabRecords,
+            Command::TabGrants,
         ]);
         state.settings.keymap.command_among(&key, &wanted)
     };
@@ -96,7 +97,10 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
         return quit_ask_key(state, key, command, yes);
     }
     // The digits switch between the tabs of a signed-in session (not from a text field).
-    let on_a_tab = matches!(state.screen, Screen::Account(_) | Screen::Records);
+    let on_a_tab = matches!(
+        state.screen,
+        Screen::Account(_) | Screen::Records | Screen::Grants
+    );
     if on_a_tab && !typing {
         match command {
             Some(Command::TabAccount) if !matches!(state.screen, Screen::Account(_)) => {
@@ -104,6 +108,9 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
             }
             Some(Command::TabRecords) if !matches!(state.screen, Screen::Records) => {
                 return show_records(state);
+            }
+            Some(Command::TabGrants) if !matches!(state.screen, Screen::Grants) => {
+                return show_grants(state);
             }
             _ => {}
         }
@@ -123,6 +130,7 @@ fn on_paste(state: &mut State, text: &str) -> Vec<Effect> {
         Screen::Account(s) => s.paste(text),
         Screen::BackupCodes(_) => {}
         Screen::Records => return with_records(state, |tab, cx| tab.paste(text, cx)),
+        Screen::Grants => return with_grants(state, |tab, cx| tab.paste(text, cx)),
     }
     Vec::new()
 }
@@ -131,9 +139,12 @@ fn screen_key(state: &mut State, key: KeyEvent, command: Option<Command>) -> Vec
     if matches!(state.screen, Screen::Records) {
         return with_records(state, |tab, cx| tab.key(key, command, cx));
     }
+    if matches!(state.screen, Screen::Grants) {
+        return with_grants(state, |tab, cx| tab.key(key, command, cx));
+    }
     let ticket = state.ticket();
     match &mut state.screen {
-        Screen::Records => Vec::new(),
+        Screen::Records | Screen::Grants => Vec::new(),
         Screen::Login(s) => match s.key(key, command) {
             login::Intent::Nothing => Vec::new(),
             login::Intent::SignIn { email, password } => {
@@ -403,6 +414,7 @@ fn on_tick(state: &mut State) -> Vec<Effect> {
     let mut effects = session_chores(state);
     // A save waiting out an outage is retried even while the tab or the lock hides it.
     effects.extend(with_records(state, |tab, cx| tab.tick(cx)));
+    effects.extend(with_grants(state, |tab, cx| tab.tick(cx)));
     if state.lock.is_none() && state.idle_left().is_some_and(|left| left.is_zero()) {
         effects.extend(lock_now(state));
     }
@@ -454,5 +466,6 @@ fn waiting(state: &State) -> bool {
         Screen::Account(s) => s.waiting.is_some() || !s.loaded,
         Screen::BackupCodes(_) => false,
         Screen::Records => state.records.as_ref().is_some_and(|t| t.busy()),
+        Screen::Grants => state.grants.as_ref().is_some_and(|t| t.busy()),
     }
 }

@@ -11,6 +11,8 @@ use super::screens::Screen;
 use super::screens::records::Look;
 use super::state::{MIN_HEIGHT, MIN_WIDTH, State};
 use super::widgets::modal;
+use crate::services::grants::GrantView;
+use crate::services::records::Access;
 
 /// The header row, the body and the status bar of a `size` terminal.
 fn areas(size: Rect) -> [Rect; 3] {
@@ -62,6 +64,19 @@ pub fn draw(state: &State, f: &mut Frame) {
                         keys: &state.settings.keymap,
                         ticks: state.ticks,
                         access: tab.access,
+                        today: state.today,
+                    };
+                    tab.view(f, inner, &look);
+                }
+            }
+            Screen::Grants => {
+                if let (Some(tab), Some(live)) = (&state.grants, &state.live) {
+                    let look = Look {
+                        theme,
+                        keys: &state.settings.keymap,
+                        ticks: state.ticks,
+                        access: Access::of(live.user().role),
+                        today: state.today,
                     };
                     tab.view(f, inner, &look);
                 }
@@ -127,6 +142,14 @@ fn header(state: &State, f: &mut Frame, area: Rect) {
                 Command::TabRecords,
                 "Records",
                 matches!(state.screen, Screen::Records),
+            ));
+            spans.push(Span::raw(" "));
+        }
+        if has_grants(state) {
+            spans.push(tab(
+                Command::TabGrants,
+                "Grants",
+                matches!(state.screen, Screen::Grants),
             ));
             spans.push(Span::raw(" "));
         }
@@ -217,6 +240,7 @@ fn help(state: &State, f: &mut Frame, area: Rect) {
     let mut commands: Vec<Command> = state.commands().to_vec();
     // A role without a Records tab has no key for it.
     commands.retain(|c| *c != Command::TabRecords || state.records.is_some());
+    commands.retain(|c| *c != Command::TabGrants || has_grants(state));
     if state.lock.is_some() {
         commands = vec![Command::Submit];
     }
@@ -258,4 +282,12 @@ fn help(state: &State, f: &mut Frame, area: Rect) {
             .style(theme.base),
         r,
     );
+}
+
+/// Whether the signed-in role has a Grants tab.
+fn has_grants(state: &State) -> bool {
+    state
+        .live
+        .as_ref()
+        .is_some_and(|l| GrantView::of(l.user().role).is_some())
 }

@@ -11,6 +11,7 @@ mod confinement;
 mod console;
 mod door;
 mod grants;
+mod grants_console;
 mod keys;
 mod keys_interrupted;
 mod logging;

@@ -5,6 +5,7 @@ pub mod backup;
 pub mod code;
 pub mod common;
 pub mod enroll;
+pub mod grants;
 pub mod lock;
 pub mod login;
 pub mod records;
@@ -21,6 +22,8 @@ pub enum Screen {
     Account(account::Account),
     /// The Records tab; its state is `State::records`, kept while other screens are on show.
     Records,
+    /// The Grants tab; its state is `State::grants`.
+    Grants,
 }
 
 impl Screen {
@@ -30,7 +33,7 @@ impl Screen {
             Screen::Login(_) | Screen::Code(_) | Screen::Enroll(_) => true,
             Screen::BackupCodes(_) => false,
             Screen::Account(a) => a.typing(),
-            Screen::Records => false,
+            Screen::Records | Screen::Grants => false,
         }
     }
 
@@ -43,6 +46,7 @@ impl Screen {
             Screen::BackupCodes(_) => "Backup codes",
             Screen::Account(_) => "Account",
             Screen::Records => "Records",
+            Screen::Grants => "Grants",
         }
     }
 
@@ -62,10 +66,11 @@ impl Screen {
                 Command::Remove,
                 Command::Refresh,
                 Command::TabRecords,
+                Command::TabGrants,
                 Command::Back,
                 Command::Quit,
             ],
-            Screen::Records => &[],
+            Screen::Records | Screen::Grants => &[],
         }
     }
 }

@@ -25,6 +25,8 @@ use crate::services::sessions::Session;
 use crate::services::users::{Role, UserSummary};
 
 mod behaviour;
+mod grants;
+mod grants_forms;
 mod records;
 mod records_behaviour;
 mod records_drafts;
@@ -62,6 +64,7 @@ impl Console {
             keymap: Keymap::default(),
             theme: Theme::new(Palette::Default),
             idle_lock: Duration::from_secs(15 * 60),
+            grant_max_days: 730,
         };
         let mut state = State::new(settings, size, now);
         state.today = chrono::NaiveDate::from_ymd_opt(2026, 11, 27);
@@ -111,6 +114,7 @@ impl Console {
                 | Effect::CheckSession { ticket, .. }
                 | Effect::RecordLock { ticket, .. }
                 | Effect::Records { ticket, .. }
+                | Effect::Grants { ticket, .. }
                 | Effect::EndSession { ticket, .. },
             ] => *ticket,
             other => panic!("expected one effect, got {other:?}"),

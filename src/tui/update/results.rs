@@ -1,7 +1,7 @@
 //! How the results of database work change the console: each is matched to the ticket it was
 //! started with; anything no longer awaited is dropped.
 
-use super::records::{land, records_done};
+use super::tabs::{grants_done, land, records_done};
 use super::{end_live, lock, show_account};
 use crate::db::DbError;
 use crate::services::ServiceError;
@@ -81,6 +81,7 @@ pub(super) fn on_done(state: &mut State, ticket: Ticket, outcome: Outcome) -> Ve
     // Records results go to the tab, on show or not: a draft's save lands even from the Account tab.
     let outcome = match outcome {
         Outcome::Records(result) => return records_done(state, ticket, *result),
+        Outcome::Grants(result) => return grants_done(state, ticket, *result),
         other => other,
     };
     match (&mut state.screen, outcome) {
@@ -243,6 +244,7 @@ fn ended_elsewhere(outcome: &Outcome) -> bool {
         Outcome::DeviceChanged(r) | Outcome::Recorded(r) => ended(r.as_ref().err()),
         Outcome::Unlocked(r) => ended(r.as_ref().err()),
         Outcome::Records(r) => ended(r.error()),
+        Outcome::Grants(r) => ended(r.error()),
         _ => false,
     }
 }

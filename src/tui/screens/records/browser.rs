@@ -154,6 +154,7 @@ impl Browser {
                 Command::History,
                 Command::BreakGlass,
                 Command::Refresh,
+                Command::TabGrants,
                 Command::TabAccount,
                 Command::Back,
                 Command::Quit,

@@ -29,7 +29,7 @@ use crate::services::ServiceError;
 use crate::services::records::{Access, EmergencyGrant, Saved};
 use crate::services::sessions::Session;
 use crate::tui::keymap::{Command, Keymap};
-use crate::tui::msg::{Effect, RecordResult, RecordWork, Ticket};
+use crate::tui::msg::{Effect, GrantWork, RecordResult, RecordWork, Ticket};
 use crate::tui::state::{Note, Tickets};
 use crate::tui::theme::Theme;
 use crate::tui::widgets::text::clip;
@@ -88,6 +88,17 @@ impl<'a> Cx<'a> {
         ticket
     }
 
+    /// Asks the runner for access-grant `work` (the Grants tab); the answer carries the ticket.
+    pub fn grant_work(&mut self, work: GrantWork) -> Ticket {
+        let ticket = self.tickets.issue();
+        self.effects.push(Effect::Grants {
+            ticket,
+            session: self.session.clone(),
+            work,
+        });
+        ticket
+    }
+
     /// A change id for a new save: unique to this session and moment (a fresh ticket goes into
     /// it), derived rather than drawn at random so `update` stays pure. An editor makes one when it
     /// opens and another whenever a save attempt has ended other than by an outage.
@@ -127,6 +138,8 @@ pub struct Look<'a> {
     pub keys: &'a Keymap,
     pub ticks: u64,
     pub access: Access,
+    /// Today's date as the loop last read it (how far away an expiry is).
+    pub today: Option<NaiveDate>,
 }
 
 impl Look<'_> {

@@ -1,0 +1,110 @@
+//! A grant in full: the pane under the list, and the head of the change forms.
+
+use chrono::NaiveDate;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+
+use crate::services::grants::{Grant, short_id, when};
+use crate::tui::screens::records::Look;
+use crate::tui::widgets::text::clip;
+
+/// The selected grant in full, below the list.
+pub fn pane(f: &mut Frame, area: Rect, grant: Option<&Grant>, look: &Look) {
+    let theme = look.theme;
+    let block = Block::default().borders(Borders::TOP).title(" Grant ");
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let Some(g) = grant else {
+        return;
+    };
+    let lines: Vec<Line> = detail_lines(g, look.today)
+        .into_iter()
+        .map(|(label, text)| {
+            Line::from(vec![
+                Span::styled(format!("{label:<11}"), theme.muted),
+                Span::raw(clip(&text, usize::from(inner.width).saturating_sub(11))),
+            ])
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+}
+
+/// "in 12 days", "today", "3 days ago": how far `date` is from today, when today is known.
+pub fn from_today(date: NaiveDate, today: Option<NaiveDate>) -> String {
+    let Some(today) = today else {
+        return String::new();
+    };
+    match (date - today).num_days() {
+        0 => " (today)".into(),
+        1 => " (tomorrow)".into(),
+        n if n > 1 => format!(" (in {n} days)"),
+        -1 => " (yesterday)".into(),
+        n => format!(" ({} days ago)", -n),
+    }
+}
+
+/// The detail pane's labelled lines (names and reasons are made inert when drawn).
+pub fn detail_lines(g: &Grant, today: Option<NaiveDate>) -> Vec<(&'static str, String)> {
+    let mut lines = vec![
+        (
+            "Grant",
+            format!(
+                "{} · {} · {} · {}",
+                short_id(g.id),
+                g.status.label(),
+                g.level.label(),
+                g.scope_text()
+            ),
+        ),
+        (
+            "Patient",
+            format!(
+                "{}   Grantee: {}{}",
+                g.patient.name,
+                g.grantee.name,
+                g.grantee_role
+                    .map(|r| format!(" ({})", r.label()))
+                    .unwrap_or_default()
+            ),
+        ),
+        (
+            "Expires",
+            format!(
+                "{}{}",
+                when(g.expires_at),
+                from_today(g.expires_at.date_naive(), today)
+            ),
+        ),
+        (
+            "Granted",
+            format!("by {} at {}", g.granted_by.name, when(g.created_at)),
+        ),
+    ];
+    if let Some(at) = g.revoked_at {
+        let by = g
+            .revoked_by
+            .as_ref()
+            .map(|p| p.name.as_str())
+            .unwrap_or("(unknown)");
+        lines.push((
+            "Revoked",
+            format!(
+                "at {} by {by}: {}",
+                when(at),
+                g.revocation_reason.as_deref().unwrap_or("")
+            ),
+        ));
+    }
+    if g.is_emergency {
+        lines.push((
+            "Emergency",
+            format!(
+                "break-glass: {}",
+                g.emergency_reason.as_deref().unwrap_or("")
+            ),
+        ));
+    }
+    lines
+}

@@ -1,0 +1,282 @@
+//! The Grants tab (`2`): who may see which patient's records. Records staff see and manage every
+//! grant, patients the grants on their own records, physicians and nurses the grants they hold
+//! (read-only). The list stays at the bottom; a new grant, a new expiry or a revocation opens a form
+//! over it, and every change is first stated in a confirm modal. Only after Yes does the one short
+//! transaction run — nothing is held open while a person reads.
+
+pub mod change;
+pub mod detail;
+pub mod form;
+pub mod list;
+pub mod rows;
+
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::Line;
+
+use crate::services::grants::{Grant, GrantView};
+use crate::tui::keymap::Command;
+use crate::tui::msg::{GrantResult, Ticket};
+use crate::tui::screens::records::{Cx, Look};
+use crate::tui::state::Note;
+use crate::tui::widgets::modal;
+
+use change::{ExpiryForm, RevokeForm};
+use form::GrantForm;
+use list::GrantList;
+
+/// Where a page sends the person after a key or a result.
+pub enum Nav {
+    Stay,
+    Back,
+    Open(Page),
+    /// A change landed: back to the list, reloaded, with what happened.
+    Changed {
+        grant: Box<Grant>,
+        note: String,
+    },
+    Quit,
+}
+
+/// A form opened over the list.
+#[derive(Debug)]
+pub enum Page {
+    New(Box<GrantForm>),
+    Expiry(Box<ExpiryForm>),
+    Revoke(Box<RevokeForm>),
+}
+
+macro_rules! each_page {
+    ($page:expr, $p:ident => $body:expr) => {
+        match $page {
+            Page::New($p) => $body,
+            Page::Expiry($p) => $body,
+            Page::Revoke($p) => $body,
+        }
+    };
+}
+
+impl Page {
+    fn key(&mut self, key: KeyEvent, command: Option<Command>, cx: &mut Cx) -> Nav {
+        each_page!(self, p => p.key(key, command, cx))
+    }
+
+    fn done(&mut self, ticket: Ticket, result: GrantResult, cx: &mut Cx) -> Nav {
+        each_page!(self, p => p.done(ticket, result, cx))
+    }
+
+    fn awaits(&self, ticket: Ticket) -> bool {
+        each_page!(self, p => p.awaits(ticket))
+    }
+
+    fn busy(&self) -> bool {
+        each_page!(self, p => p.busy())
+    }
+
+    fn typing(&self) -> bool {
+        each_page!(self, p => p.typing())
+    }
+
+    fn commands(&self) -> &'static [Command] {
+        each_page!(self, p => p.commands())
+    }
+
+    fn title(&self) -> &'static str {
+        each_page!(self, p => p.title())
+    }
+
+    fn paste(&mut self, text: &str, cx: &mut Cx) {
+        each_page!(self, p => p.paste(text, cx))
+    }
+
+    fn set_note(&mut self, note: Note) {
+        each_page!(self, p => p.note = Some(note))
+    }
+
+    fn view(&self, f: &mut Frame, area: Rect, look: &Look) {
+        each_page!(self, p => p.view(f, area, look))
+    }
+}
+
+/// The whole Grants tab.
+#[derive(Debug)]
+pub struct GrantsTab {
+    pub view: GrantView,
+    /// How many days ahead an expiry may be set (`HSC_GRANT_MAX_DAYS`).
+    pub max_days: u32,
+    pub list: GrantList,
+    pub page: Option<Page>,
+}
+
+impl GrantsTab {
+    /// The tab, with its first page on the way.
+    pub fn open(view: GrantView, max_days: u32, cx: &mut Cx) -> GrantsTab {
+        let mut list = GrantList::new(view);
+        list.reload(cx);
+        GrantsTab {
+            view,
+            max_days,
+            list,
+            page: None,
+        }
+    }
+
+    pub fn typing(&self) -> bool {
+        match &self.page {
+            Some(p) => p.typing(),
+            None => self.list.typing(),
+        }
+    }
+
+    pub fn commands(&self) -> &'static [Command] {
+        match &self.page {
+            Some(p) => p.commands(),
+            None => self.list.commands(),
+        }
+    }
+
+    pub fn title(&self) -> &'static str {
+        match &self.page {
+            Some(p) => p.title(),
+            None => "Grants",
+        }
+    }
+
+    pub fn busy(&self) -> bool {
+        self.list.busy() || self.page.as_ref().is_some_and(Page::busy)
+    }
+
+    pub fn key(&mut self, key: KeyEvent, command: Option<Command>, cx: &mut Cx) {
+        let nav = match &mut self.page {
+            Some(p) => p.key(key, command, cx),
+            None => self.list.key(key, command, self.max_days, cx),
+        };
+        self.go(nav, cx);
+    }
+
+    pub fn paste(&mut self, text: &str, cx: &mut Cx) {
+        match &mut self.page {
+            Some(p) => p.paste(text, cx),
+            None => self.list.paste(text, cx),
+        }
+    }
+
+    pub fn show_note(&mut self, note: Note) {
+        match &mut self.page {
+            Some(p) => p.set_note(note),
+            None => self.list.note = Some(note),
+        }
+    }
+
+    /// Hands a result to whoever waits for `ticket`; one nobody waits for is dropped.
+    pub fn done(&mut self, ticket: Ticket, result: GrantResult, cx: &mut Cx) {
+        if self.list.awaits(ticket) {
+            self.list.done(ticket, result, cx);
+            return;
+        }
+        if let Some(p) = self.page.as_mut().filter(|p| p.awaits(ticket)) {
+            let nav = p.done(ticket, result, cx);
+            self.go(nav, cx);
+        }
+    }
+
+    /// The heartbeat: a filter typed and paused on is listed.
+    pub fn tick(&mut self, cx: &mut Cx) {
+        self.list.tick(cx);
+    }
+
+    fn go(&mut self, nav: Nav, cx: &mut Cx) {
+        match nav {
+            Nav::Stay => {}
+            Nav::Quit => cx.leave = true,
+            Nav::Back => self.page = None,
+            Nav::Open(page) => self.page = Some(page),
+            Nav::Changed { grant, note } => {
+                self.page = None;
+                self.list.changed(*grant, note, cx);
+            }
+        }
+    }
+
+    pub fn view(&self, f: &mut Frame, area: Rect, look: &Look) {
+        match &self.page {
+            Some(p) => p.view(f, area, look),
+            None => self.list.view(f, area, look),
+        }
+    }
+}
+
+/// The confirm modal every change passes through. Its answer starts on No, so Enter alone goes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Confirm {
+    pub yes: bool,
+}
+
+/// What a key did to the confirm modal.
+pub enum Answer {
+    Undecided,
+    Yes,
+    No,
+}
+
+impl Confirm {
+    pub fn new() -> Confirm {
+        Confirm { yes: false }
+    }
+
+    pub fn key(&mut self, key: KeyEvent, command: Option<Command>) -> Answer {
+        let toggle = matches!(
+            command,
+            Some(Command::NextField | Command::PrevField | Command::Up | Command::Down)
+        ) || matches!(key.code, KeyCode::Left | KeyCode::Right);
+        if toggle {
+            self.yes = !self.yes;
+            return Answer::Undecided;
+        }
+        match command {
+            Some(Command::Submit) if self.yes => Answer::Yes,
+            Some(Command::Submit | Command::Back) => Answer::No,
+            _ => Answer::Undecided,
+        }
+    }
+
+    /// Draws the modal: `lines` (made inert here) say exactly what will change.
+    pub fn view(
+        &self,
+        f: &mut Frame,
+        area: Rect,
+        look: &Look,
+        title: &str,
+        lines: &[String],
+        yes: &str,
+    ) {
+        let lines = lines
+            .iter()
+            .map(|l| Line::from(crate::tui::sanitize::inert(l).into_owned()))
+            .collect();
+        modal::ask(
+            f,
+            area,
+            title,
+            lines,
+            ("No, go back", yes),
+            self.yes,
+            look.theme,
+        );
+    }
+}
+
+impl Default for Confirm {
+    fn default() -> Self {
+        Confirm::new()
+    }
+}
+
+/// The commands a page answers to while its confirm modal is up.
+pub const CONFIRMING: &[Command] = &[
+    Command::NextField,
+    Command::PrevField,
+    Command::Submit,
+    Command::Back,
+];
