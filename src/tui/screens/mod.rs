@@ -8,6 +8,7 @@ pub mod enroll;
 pub mod grants;
 pub mod lock;
 pub mod login;
+pub mod paged;
 pub mod records;
 
 use super::keymap::Command;

@@ -72,7 +72,7 @@ fn the_filter_lists_as_it_is_typed_and_drops_stale_pages() {
         })))),
     ));
     let tab = c.state.records.as_ref().unwrap();
-    assert_eq!(tab.browser.rows.len(), 2, "the stale page was dropped");
+    assert_eq!(tab.browser.list.rows.len(), 2, "the stale page was dropped");
 
     // q and digits are text here; a filter that does not parse is one sentence, the list stays.
     c.type_text(" q1");
@@ -86,7 +86,7 @@ fn the_filter_lists_as_it_is_typed_and_drops_stale_pages() {
         screen.contains("Error: \"2024-13\" is not a date"),
         "{screen}"
     );
-    assert_eq!(c.state.records.as_ref().unwrap().browser.rows.len(), 2);
+    assert_eq!(c.state.records.as_ref().unwrap().browser.list.rows.len(), 2);
 
     // Esc clears the filter and lists everything again, at once.
     c.key(KeyCode::Esc);

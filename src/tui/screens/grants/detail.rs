@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
-use crate::services::grants::{Grant, short_id, when};
+use crate::services::grants::{Grant, end_of_day, parse_expiry, short_id, when};
 use crate::tui::screens::records::Look;
 use crate::tui::widgets::text::clip;
 
@@ -107,4 +107,12 @@ pub fn detail_lines(g: &Grant, today: Option<NaiveDate>) -> Vec<(&'static str, S
         ));
     }
     lines
+}
+
+/// The line under an expiry field: when the typed expiry ends, or how to write one.
+pub fn expiry_hint(typed: &str, today: Option<NaiveDate>) -> String {
+    today
+        .and_then(|t| parse_expiry(typed, t).ok())
+        .map(|d| format!("    until {}{}", when(end_of_day(d)), from_today(d, today)))
+        .unwrap_or_else(|| "    a date (2027-06-30), or 90d, 12w, 6m, 1y from today".into())
 }

@@ -17,12 +17,12 @@ use ratatui::text::Line;
 
 use crate::services::grants::{Grant, GrantView};
 use crate::tui::keymap::Command;
-use crate::tui::msg::{GrantResult, Ticket};
+use crate::tui::msg::{GrantResult, GrantWork, Ticket};
 use crate::tui::screens::records::{Cx, Look};
 use crate::tui::state::Note;
 use crate::tui::widgets::modal;
 
-use change::{ExpiryForm, RevokeForm};
+use change::ChangeForm;
 use form::GrantForm;
 use list::GrantList;
 
@@ -43,16 +43,14 @@ pub enum Nav {
 #[derive(Debug)]
 pub enum Page {
     New(Box<GrantForm>),
-    Expiry(Box<ExpiryForm>),
-    Revoke(Box<RevokeForm>),
+    Change(Box<ChangeForm>),
 }
 
 macro_rules! each_page {
     ($page:expr, $p:ident => $body:expr) => {
         match $page {
             Page::New($p) => $body,
-            Page::Expiry($p) => $body,
-            Page::Revoke($p) => $body,
+            Page::Change($p) => $body,
         }
     };
 }
@@ -105,19 +103,19 @@ pub struct GrantsTab {
     pub view: GrantView,
     /// How many days ahead an expiry may be set (`HSC_GRANT_MAX_DAYS`).
     pub max_days: u32,
-    pub list: GrantList,
+    pub grants: GrantList,
     pub page: Option<Page>,
 }
 
 impl GrantsTab {
     /// The tab, with its first page on the way.
     pub fn open(view: GrantView, max_days: u32, cx: &mut Cx) -> GrantsTab {
-        let mut list = GrantList::new(view);
-        list.reload(cx);
+        let mut grants = GrantList::new(view);
+        grants.reload(cx);
         GrantsTab {
             view,
             max_days,
-            list,
+            grants,
             page: None,
         }
     }
@@ -125,14 +123,14 @@ impl GrantsTab {
     pub fn typing(&self) -> bool {
         match &self.page {
             Some(p) => p.typing(),
-            None => self.list.typing(),
+            None => self.grants.typing(),
         }
     }
 
     pub fn commands(&self) -> &'static [Command] {
         match &self.page {
             Some(p) => p.commands(),
-            None => self.list.commands(),
+            None => self.grants.commands(),
         }
     }
 
@@ -144,13 +142,13 @@ impl GrantsTab {
     }
 
     pub fn busy(&self) -> bool {
-        self.list.busy() || self.page.as_ref().is_some_and(Page::busy)
+        self.grants.busy() || self.page.as_ref().is_some_and(Page::busy)
     }
 
     pub fn key(&mut self, key: KeyEvent, command: Option<Command>, cx: &mut Cx) {
         let nav = match &mut self.page {
             Some(p) => p.key(key, command, cx),
-            None => self.list.key(key, command, self.max_days, cx),
+            None => self.grants.key(key, command, self.max_days, cx),
         };
         self.go(nav, cx);
     }
@@ -158,21 +156,21 @@ impl GrantsTab {
     pub fn paste(&mut self, text: &str, cx: &mut Cx) {
         match &mut self.page {
             Some(p) => p.paste(text, cx),
-            None => self.list.paste(text, cx),
+            None => self.grants.paste(text, cx),
         }
     }
 
     pub fn show_note(&mut self, note: Note) {
         match &mut self.page {
             Some(p) => p.set_note(note),
-            None => self.list.note = Some(note),
+            None => self.grants.list.note = Some(note),
         }
     }
 
     /// Hands a result to whoever waits for `ticket`; one nobody waits for is dropped.
     pub fn done(&mut self, ticket: Ticket, result: GrantResult, cx: &mut Cx) {
-        if self.list.awaits(ticket) {
-            self.list.done(ticket, result, cx);
+        if self.grants.awaits(ticket) {
+            self.grants.done(ticket, result, cx);
             return;
         }
         if let Some(p) = self.page.as_mut().filter(|p| p.awaits(ticket)) {
@@ -183,7 +181,7 @@ impl GrantsTab {
 
     /// The heartbeat: a filter typed and paused on is listed.
     pub fn tick(&mut self, cx: &mut Cx) {
-        self.list.tick(cx);
+        self.grants.tick(cx);
     }
 
     fn go(&mut self, nav: Nav, cx: &mut Cx) {
@@ -194,7 +192,7 @@ impl GrantsTab {
             Nav::Open(page) => self.page = Some(page),
             Nav::Changed { grant, note } => {
                 self.page = None;
-                self.list.changed(*grant, note, cx);
+                self.grants.changed(*grant, note, cx);
             }
         }
     }
@@ -202,30 +200,46 @@ impl GrantsTab {
     pub fn view(&self, f: &mut Frame, area: Rect, look: &Look) {
         match &self.page {
             Some(p) => p.view(f, area, look),
-            None => self.list.view(f, area, look),
+            None => self.grants.view(f, area, look),
         }
     }
 }
 
-/// The confirm modal every change passes through. Its answer starts on No, so Enter alone goes back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The confirm modal every change passes through: the sentences saying exactly what will change,
+/// and the request that makes the change. Its answer starts on No, so Enter alone goes back.
 pub struct Confirm {
     pub yes: bool,
+    lines: Vec<String>,
+    work: GrantWork,
+}
+
+/// The sentences quote names and reasons: `Debug` shows the request only.
+impl std::fmt::Debug for Confirm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Confirm")
+            .field("yes", &self.yes)
+            .field("work", &self.work)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a key did to the confirm modal.
-pub enum Answer {
+enum Answer {
     Undecided,
     Yes,
     No,
 }
 
 impl Confirm {
-    pub fn new() -> Confirm {
-        Confirm { yes: false }
+    pub fn new(lines: Vec<String>, work: GrantWork) -> Confirm {
+        Confirm {
+            yes: false,
+            lines,
+            work,
+        }
     }
 
-    pub fn key(&mut self, key: KeyEvent, command: Option<Command>) -> Answer {
+    fn key(&mut self, key: KeyEvent, command: Option<Command>) -> Answer {
         let toggle = matches!(
             command,
             Some(Command::NextField | Command::PrevField | Command::Up | Command::Down)
@@ -241,17 +255,10 @@ impl Confirm {
         }
     }
 
-    /// Draws the modal: `lines` (made inert here) say exactly what will change.
-    pub fn view(
-        &self,
-        f: &mut Frame,
-        area: Rect,
-        look: &Look,
-        title: &str,
-        lines: &[String],
-        yes: &str,
-    ) {
-        let lines = lines
+    /// Draws the modal over `area`; its sentences are made inert here.
+    pub fn view(&self, f: &mut Frame, area: Rect, look: &Look, title: &str, yes: &str) {
+        let lines = self
+            .lines
             .iter()
             .map(|l| Line::from(crate::tui::sanitize::inert(l).into_owned()))
             .collect();
@@ -267,10 +274,29 @@ impl Confirm {
     }
 }
 
-impl Default for Confirm {
-    fn default() -> Self {
-        Confirm::new()
+/// Passes a key to a form's confirm modal, if one is up (true: it took the key). Yes sends the
+/// change — `waiting` then holds its ticket — and No closes the modal; neither leaves a transaction
+/// open while the person reads.
+pub fn confirm_key(
+    confirm: &mut Option<Confirm>,
+    waiting: &mut Option<Ticket>,
+    key: KeyEvent,
+    command: Option<Command>,
+    cx: &mut Cx,
+) -> bool {
+    let Some(modal) = confirm else {
+        return false;
+    };
+    match modal.key(key, command) {
+        Answer::Undecided => {}
+        Answer::No => *confirm = None,
+        Answer::Yes => {
+            if let Some(modal) = confirm.take() {
+                *waiting = Some(cx.grant_work(modal.work));
+            }
+        }
     }
+    true
 }
 
 /// The commands a page answers to while its confirm modal is up.

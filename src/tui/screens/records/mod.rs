@@ -321,7 +321,7 @@ impl RecordsTab {
     pub fn show_note(&mut self, note: Note) {
         match self.pages.last_mut() {
             Some(p) => p.set_note(note),
-            None => self.browser.note = Some(note),
+            None => self.browser.list.note = Some(note),
         }
     }
 
@@ -398,7 +398,7 @@ impl RecordsTab {
             Nav::Emergency(grant) => {
                 self.pages.clear();
                 self.browser.reload(cx);
-                self.browser.note = Some(Note::Info(format!(
+                self.browser.list.note = Some(Note::Info(format!(
                     "Emergency access to {}'s records is open until {} UTC. It is recorded and will be reviewed.",
                     grant.patient.name,
                     grant.expires_at.format("%Y-%m-%d %H:%M")

@@ -13,7 +13,7 @@ mod chooser;
 mod view;
 
 use super::detail::from_today;
-use super::{Answer, CONFIRMING, Confirm, Nav};
+use super::{CONFIRMING, Confirm, Nav, confirm_key};
 use crate::services::grants::{
     AccessLevel, GrantView, NewGrant, RecordChoice, Wanted, end_of_day, expiry_problem,
     parse_expiry, when,
@@ -54,8 +54,6 @@ pub struct GrantForm {
     pub level: AccessLevel,
     pub expiry: Field,
     pub confirm: Option<Confirm>,
-    /// The grant the confirm modal states, and its sentences.
-    pending: Option<(NewGrant, Vec<String>)>,
     waiting: Option<Ticket>,
     pub note: Option<Note>,
 }
@@ -112,7 +110,6 @@ impl GrantForm {
             level: AccessLevel::Read,
             expiry: Field::new("Expires", 20).with_value(&default),
             confirm: None,
-            pending: None,
             waiting: None,
             note: None,
         }
@@ -224,20 +221,7 @@ impl GrantForm {
         if self.waiting.is_some() {
             return Nav::Stay;
         }
-        if let Some(confirm) = &mut self.confirm {
-            match confirm.key(key, command) {
-                Answer::Undecided => {}
-                Answer::No => {
-                    self.confirm = None;
-                    self.pending = None;
-                }
-                Answer::Yes => {
-                    self.confirm = None;
-                    if let Some((new, _)) = self.pending.take() {
-                        self.waiting = Some(cx.grant_work(GrantWork::Create(new)));
-                    }
-                }
-            }
+        if confirm_key(&mut self.confirm, &mut self.waiting, key, command, cx) {
             return Nav::Stay;
         }
         match command {
@@ -347,8 +331,7 @@ impl GrantForm {
         match self.prepare() {
             Ok((new, lines)) => {
                 self.note = None;
-                self.pending = Some((new, lines));
-                self.confirm = Some(Confirm::new());
+                self.confirm = Some(Confirm::new(lines, GrantWork::Create(new)));
             }
             Err(e) => self.note = Some(Note::Error(e)),
         }

@@ -7,10 +7,10 @@ use ratatui::widgets::Paragraph;
 
 use super::chooser::{Chooser, RESULT_ROWS};
 use super::{Focus, GrantForm};
-use crate::services::grants::{AccessLevel, end_of_day, parse_expiry, when};
+use crate::services::grants::AccessLevel;
 use crate::tui::keymap::Command;
 use crate::tui::screens::common;
-use crate::tui::screens::grants::detail::from_today;
+use crate::tui::screens::grants::detail::expiry_hint;
 use crate::tui::screens::grants::rows::Rows;
 use crate::tui::screens::records::Look;
 use crate::tui::widgets::text::clip;
@@ -85,17 +85,7 @@ impl GrantForm {
             self.focus == Focus::Expiry && self.confirm.is_none(),
             theme,
         );
-        let until = self
-            .today
-            .and_then(|t| parse_expiry(self.expiry.value(), t).ok())
-            .map(|d| {
-                format!(
-                    "    until {}{}",
-                    when(end_of_day(d)),
-                    from_today(d, self.today)
-                )
-            })
-            .unwrap_or_else(|| "    a date (2027-06-30), or 90d, 12w, 6m, 1y from today".into());
+        let until = expiry_hint(self.expiry.value(), self.today);
         f.render_widget(
             Paragraph::new(Span::styled(
                 clip(&until, usize::from(area.width)),
@@ -120,8 +110,8 @@ impl GrantForm {
             look.ticks,
             theme,
         );
-        if let (Some(confirm), Some((_, lines))) = (&self.confirm, &self.pending) {
-            confirm.view(f, area, look, "Create this grant?", lines, "Yes, grant");
+        if let Some(confirm) = &self.confirm {
+            confirm.view(f, area, look, "Create this grant?", "Yes, grant");
         }
     }
 
