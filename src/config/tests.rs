@@ -284,3 +284,15 @@ fn a_ca_without_ssl_enabled_still_verifies_the_server() {
     };
     assert!(matches!(o.get_ssl_mode(), PgSslMode::VerifyFull));
 }
+
+#[test]
+fn grant_expiries_are_two_years_ahead_unless_configured() {
+    let c = Config::from_sources(&sources(&[])).unwrap();
+    assert_eq!(c.grant_max_days, 730);
+    let c = Config::from_sources(&sources(&[("HSC_GRANT_MAX_DAYS", "90")])).unwrap();
+    assert_eq!(c.grant_max_days, 90);
+    let e = error(&[("HSC_GRANT_MAX_DAYS", "0")]);
+    assert!(e.starts_with("HSC_GRANT_MAX_DAYS"), "{e}");
+    let e = error(&[("HSC_GRANT_MAX_DAYS", "5000")]);
+    assert!(e.contains("at most 3660 days"), "{e}");
+}

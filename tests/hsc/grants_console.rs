@@ -1,7 +1,7 @@
 //! End to end: two real `hsc` consoles in pseudo-terminals against one seeded PostgreSQL. A nurse
 //! has a record open through the only grant that lets her see it; records staff revoke that grant
 //! in their own console, through its confirm modal; the nurse's very next action on the open
-//! record is refused and the record's text leaves her screen.
+//! record is refused, and the record leaves her screen and her list.
 
 use std::time::Duration;
 
@@ -61,8 +61,18 @@ async fn a_grant_revoked_in_one_console_refuses_the_open_record_in_another() {
         !screen.contains("Treatment plan for newly diagnosed hypertension"),
         "the record's text leaves the screen:\n{screen}"
     );
+    // Back in the browser, the record is gone from the list too (it was read again).
     nurse.send("\x1b");
-    nurse.settle(Duration::from_millis(200));
+    nurse.settle(Duration::from_millis(500));
+    let screen = nurse.wait_for("1 shown");
+    assert!(
+        !screen.contains("Hypertension Treatment Plan"),
+        "the list no longer shows the record:\n{screen}"
+    );
+    assert!(
+        screen.contains("Follow-up Visit"),
+        "her own record stays:\n{screen}"
+    );
     nurse.send("q");
     assert_eq!(nurse.exit_code(), 0);
     staff.send("q");

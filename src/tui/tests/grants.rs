@@ -300,3 +300,38 @@ fn roles_without_grants_have_no_tab() {
     c.key(KeyCode::Char('2'));
     assert!(matches!(c.state.screen, Screen::Grants));
 }
+
+#[test]
+fn an_older_search_answer_is_dropped_and_an_ended_session_signs_out() {
+    let mut c = on_grants(emma(), (120, 40), grants());
+    c.key(KeyCode::Char('n'));
+    c.type_text("al");
+    let first = c.ticket();
+    c.type_text("i");
+    let second = c.ticket();
+    let found = |who| {
+        Outcome::Grants(Box::new(GrantResult::People(Ok(vec![candidate(
+            who,
+            Role::Patient,
+            true,
+        )]))))
+    };
+    c.send(Msg::Done(first, found(carol())));
+    assert!(
+        !c.screen().contains("Carol Carter"),
+        "the answer to \"al\" came after \"ali\" was asked: dropped"
+    );
+    c.send(Msg::Done(second, found(alice())));
+    assert!(c.screen().contains("Alice Anderson · Patient"));
+    c.key(KeyCode::Enter);
+    let t = c.ticket();
+    c.send(Msg::Done(
+        t,
+        Outcome::Grants(Box::new(GrantResult::Records(Err(
+            crate::services::ServiceError::SessionEnded,
+        )))),
+    ));
+    assert!(matches!(c.state.screen, Screen::Login(_)));
+    assert!(c.state.grants.is_none(), "the tab goes with the session");
+    assert!(c.screen().contains("Your session has ended"));
+}

@@ -403,3 +403,24 @@ fn the_new_commands_are_in_the_help_and_can_be_rebound() {
     c.key(KeyCode::F(2));
     assert!(matches!(c.work(), RecordWork::Save(_)));
 }
+
+#[test]
+fn a_record_refused_while_open_leaves_the_screen_and_the_list_is_read_again() {
+    let mut c = Console::open_annual((120, 40));
+    assert!(c.screen().contains("Routine annual physical examination"));
+    c.ctrl('r');
+    c.answer(RecordResult::Detail(Err(
+        crate::services::ServiceError::Denied(crate::services::records::NOT_YOURS.into()),
+    )));
+    let screen = c.screen();
+    assert!(screen.contains("You may not open this record"), "{screen}");
+    assert!(
+        !screen.contains("Routine annual physical examination"),
+        "the content is gone:\n{screen}"
+    );
+    assert!(
+        matches!(c.work(), RecordWork::List { .. }),
+        "the browser's page is read again: {:?}",
+        c.effects
+    );
+}

@@ -340,8 +340,14 @@ impl RecordsTab {
             return;
         }
         if let Some(i) = self.pages.iter().rposition(|p| p.awaits(ticket)) {
+            // Refused on a record that was open: access ended (a grant revoked or expired), so the
+            // browser's page, which may still list it, is read again.
+            let refused = matches!(result.error(), Some(ServiceError::Denied(_)));
             let nav = self.pages[i].done(ticket, result, cx);
             self.go(Some(i), nav, cx);
+            if refused && !self.browser.busy() {
+                self.browser.reload(cx);
+            }
         }
     }
 
