@@ -7,7 +7,9 @@
 //! - a. a browser page of 50 through the real service, first page and 20 pages deep;
 //! - b. the same page SQL alone under row-level security, with its EXPLAIN (ANALYZE, BUFFERS);
 //! - c. the same 50 rows read by primary key without row-level security (the floor);
-//! - d. the detail view of 600 different records the physician may see.
+//! - d. the detail view of 600 different records the physician may see;
+//! - e. the Grants tab's first page over all 50,000 grants as records staff, and filtered by a
+//!   grantee's name.
 //!
 //! Nothing here asserts a time; it prints figures for BENCHMARKS.md.
 
@@ -31,6 +33,7 @@ use hsc::db::cluster::ClusterOptions;
 use hsc::db::{Actor, Database, Maintenance};
 use hsc::services::audit::Client;
 use hsc::services::auth::{self, LoginStep};
+use hsc::services::grants::{self, GrantFilter};
 use hsc::services::records::{self, Cursor, Filter};
 use hsc::services::sessions::Session;
 use hsc::services::users::Role;
@@ -325,6 +328,65 @@ async fn list_runs(
     (samples, ids)
 }
 
+/// The Grants tab's page through the service under `filter`: session check, page query, GRANT_LIST
+/// audit row, commit.
+async fn grant_list_runs(
+    svc: &Services,
+    client: &Client,
+    session: &Session,
+    filter: &str,
+) -> Vec<Duration> {
+    let filter = GrantFilter::parse(filter).expect("a filter");
+    let mut samples = Vec::with_capacity(RUNS);
+    for run in 0..WARM_UP + RUNS {
+        let start = Instant::now();
+        let page = grants::list(svc, client, session, &filter, None, PAGE)
+            .await
+            .expect("a page of grants");
+        let took = start.elapsed();
+        assert!(!page.grants.is_empty(), "grants to list");
+        if run >= WARM_UP {
+            samples.push(took);
+        }
+    }
+    samples
+}
+
+/// The grants page under `grantee:SURNAME` as the service runs it, explained.
+async fn explain_grants(svc: &Services, staff: Uuid, surname: &str) -> Vec<String> {
+    let mut tx = svc
+        .db
+        .begin(Actor::User(staff))
+        .await
+        .expect("a transaction");
+    sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan")
+        .execute(tx.conn())
+        .await
+        .expect("plan mode");
+    let grantees: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM users WHERE role <> 'patient' AND strpos(lower(last_name), lower($1)) > 0",
+    )
+    .bind(surname)
+    .fetch_all(tx.conn())
+    .await
+    .expect("the grantees");
+    let sql = format!("EXPLAIN (ANALYZE, BUFFERS) {}", grants::page_sql());
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(None::<Uuid>)
+        .bind(None::<Uuid>)
+        .bind("active")
+        .bind(None::<i32>)
+        .bind(None::<Vec<Uuid>>)
+        .bind(Some(grantees))
+        .bind(Vec::<String>::new())
+        .bind(None::<chrono::DateTime<Utc>>)
+        .bind(None::<Uuid>)
+        .bind(PAGE as i64 + 1)
+        .fetch_all(tx.conn())
+        .await
+        .expect("the plan")
+}
+
 /// Prints a plan whole, or (`full` false) only its scans of medical_records and its times, and says
 /// whether medical_records was read by a Seq Scan.
 fn print_plan(label: &str, full: bool, lines: Vec<String>) {
@@ -463,6 +525,36 @@ async fn measure(svc: &Services, world: &World) {
         "median <= 3 ms",
     );
 
+    // The Grants tab over every generated grant, as records staff see it: the first page by expiry,
+    // and the same filtered by the measured physician's surname (a name join on every row).
+    let staff_email = generate::email("medical_records", 0);
+    let staff = match auth::login(svc, &client, &staff_email, PASSWORD).await {
+        Ok(LoginStep::LoggedIn(s)) => s,
+        _ => panic!("the records staff member could not sign in"),
+    };
+    let surname: String = {
+        let mut tx = svc
+            .db
+            .begin_maintenance(Maintenance::Seed)
+            .await
+            .expect("an owner transaction");
+        sqlx::query_scalar("SELECT last_name FROM users WHERE id = $1")
+            .bind(me)
+            .fetch_one(tx.conn())
+            .await
+            .expect("the physician's surname")
+    };
+    line(
+        "e. grants list(), records staff, first page",
+        grant_list_runs(svc, &client, &staff, "").await,
+        "",
+    );
+    line(
+        "e. grants list(), grantee:SURNAME",
+        grant_list_runs(svc, &client, &staff, &format!("grantee:{surname}")).await,
+        "",
+    );
+
     println!(
         "\nload average {load_before} before, {} after\n",
         load_average()
@@ -491,6 +583,11 @@ async fn measure(svc: &Services, world: &World) {
         "page 21, as the physician under row-level security (scans of medical_records only)",
         false,
         explain_page(svc, me, deep).await,
+    );
+    print_plan(
+        "the grants page filtered by grantee:SURNAME, as records staff",
+        true,
+        explain_grants(svc, staff.user.id, &surname).await,
     );
     print_plan(
         "the first page's rows by primary key, as the owner",
