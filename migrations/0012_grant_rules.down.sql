@@ -1,3 +1,19 @@
+ALTER POLICY versions_read ON record_versions USING (
+    CASE (SELECT hsc_acting_role())
+        WHEN 'patient' THEN EXISTS (SELECT 1 FROM medical_records m WHERE m.id = record_id)
+        WHEN 'physician' THEN provider_id = (SELECT hsc_acting_user())
+                              OR patient_id::text = ANY ((SELECT hsc_granted_patients(false))::text[])
+                              OR record_id::text = ANY ((SELECT hsc_granted_records(false))::text[])
+                              OR EXISTS (SELECT 1 FROM medical_records m WHERE m.id = record_id)
+        WHEN 'nurse' THEN provider_id = (SELECT hsc_acting_user())
+                          OR patient_id::text = ANY ((SELECT hsc_granted_patients(false))::text[])
+                          OR record_id::text = ANY ((SELECT hsc_granted_records(false))::text[])
+                          OR EXISTS (SELECT 1 FROM medical_records m WHERE m.id = record_id)
+        WHEN 'medical_records' THEN hsc_grant_covers(patient_id, record_id, false)
+        ELSE false
+    END
+);
+
 DROP TRIGGER access_grants_no_overlap ON access_grants;
 DROP FUNCTION hsc_refuse_overlap();
 DROP FUNCTION hsc_overlapping_grant(uuid);
@@ -39,6 +55,7 @@ ALTER POLICY grants_create ON access_grants WITH CHECK (
     END
 );
 DROP FUNCTION hsc_is_clinician(uuid);
+DROP FUNCTION hsc_grant_ceiling();
 
 -- The guard as 0010 left it.
 CREATE OR REPLACE FUNCTION hsc_guard_change() RETURNS trigger

@@ -14,14 +14,24 @@ $$;
 REVOKE ALL ON FUNCTION hsc_is_clinician(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hsc_is_clinician(uuid) TO hsc_app;
 
+-- The furthest ahead any grant may run, whatever the console is configured to allow
+-- (HSC_GRANT_MAX_DAYS may be at most this): the database's own ceiling.
+CREATE FUNCTION hsc_grant_ceiling() RETURNS timestamptz
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT now() + interval '3661 days'
+$$;
+REVOKE ALL ON FUNCTION hsc_grant_ceiling() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hsc_grant_ceiling() TO hsc_app;
+
 -- Patients grant on their own records, records staff on anyone's, always to an active physician or
--- nurse and never with revocation details filled in; the row is created now (its created_at is the
--- transaction's, which is how access_grant_records knows a grant is new). A clinician creates only
--- their own break-glass grant, for at most an hour.
+-- nurse, until a time below the ceiling, and never with revocation details filled in; the row is
+-- created now (its created_at is the transaction's, which is how access_grant_records knows a grant
+-- is new). A clinician creates only their own break-glass grant, for at most an hour.
 ALTER POLICY grants_create ON access_grants WITH CHECK (
     granted_by = (SELECT hsc_acting_user())
     AND status = 'ACTIVE'
     AND expires_at > now()
+    AND expires_at <= hsc_grant_ceiling()
     AND created_at = now()
     AND revoked_at IS NULL AND revoked_by IS NULL AND revocation_reason IS NULL
     AND EXISTS (SELECT 1 FROM users p WHERE p.id = patient_id AND p.role = 'patient')
@@ -90,7 +100,10 @@ $$;
 REVOKE ALL ON FUNCTION hsc_overlapping_grant(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hsc_overlapping_grant(uuid) TO hsc_app;
 
--- The net under the service's own check: at commit, once the grant's records are all listed.
+-- The net under the service's own checks, at commit, once the grant's records are all listed: a
+-- chosen-records grant lists at least one, and no active grant overlaps it. The check sees grants
+-- committed while it waited for the lock only under READ COMMITTED (each statement a new snapshot),
+-- so it refuses to run under REPEATABLE READ, where it could miss one.
 CREATE FUNCTION hsc_refuse_overlap() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -98,6 +111,14 @@ DECLARE
 BEGIN
     IF current_user <> 'hsc_app' THEN
         RETURN NULL;
+    END IF;
+    IF NEW.scope = 'SELECTED_RECORDS'
+       AND NOT EXISTS (SELECT 1 FROM access_grant_records r WHERE r.grant_id = NEW.id) THEN
+        RAISE EXCEPTION 'a grant on chosen records lists at least one' USING ERRCODE = 'check_violation';
+    END IF;
+    IF current_setting('transaction_isolation') = 'repeatable read' THEN
+        RAISE EXCEPTION 'grants are created under READ COMMITTED or SERIALIZABLE'
+            USING ERRCODE = 'invalid_transaction_state';
     END IF;
     PERFORM hsc_lock_grant_pair(NEW.patient_id, NEW.grantee_id);
     existing := hsc_overlapping_grant(NEW.id);
@@ -111,8 +132,9 @@ CREATE CONSTRAINT TRIGGER access_grants_no_overlap AFTER INSERT ON access_grants
 DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION hsc_refuse_overlap();
 
 -- The guard of 0010, with the grant rules tightened: only an ACTIVE grant changes, and then only by
--- being revoked (stamped now, by the acting user), re-timed while still running (never into the past,
--- an emergency grant never later), or marked EXPIRED once its expiry has passed.
+-- being revoked while it still runs (stamped now, by the acting user, with a reason of 5 to 500
+-- characters), re-timed while still running (never into the past nor beyond the ceiling; emergency
+-- access never re-timed), or marked EXPIRED once its expiry has passed.
 CREATE OR REPLACE FUNCTION hsc_guard_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -140,8 +162,11 @@ BEGIN
             IF NEW.expires_at <> OLD.expires_at THEN
                 RAISE EXCEPTION 'a revocation does not change the expiry' USING ERRCODE = 'check_violation';
             END IF;
-            IF length(btrim(coalesce(NEW.revocation_reason, ''))) < 5 THEN
-                RAISE EXCEPTION 'a revocation needs a reason' USING ERRCODE = 'check_violation';
+            IF OLD.expires_at <= now() THEN
+                RAISE EXCEPTION 'an expired grant cannot be revoked' USING ERRCODE = 'check_violation';
+            END IF;
+            IF length(btrim(coalesce(NEW.revocation_reason, ''))) < 5 OR length(NEW.revocation_reason) > 500 THEN
+                RAISE EXCEPTION 'a revocation needs a reason of 5 to 500 characters' USING ERRCODE = 'check_violation';
             END IF;
             NEW.revoked_at := now();
             NEW.revoked_by := hsc_acting_user();
@@ -155,11 +180,11 @@ BEGIN
             IF OLD.expires_at <= now() THEN
                 RAISE EXCEPTION 'an expired grant cannot be extended' USING ERRCODE = 'check_violation';
             END IF;
-            IF NEW.expires_at <= now() THEN
-                RAISE EXCEPTION 'a grant''s expiry must stay in the future' USING ERRCODE = 'check_violation';
+            IF NEW.expires_at <= now() OR NEW.expires_at > hsc_grant_ceiling() THEN
+                RAISE EXCEPTION 'a grant''s expiry must stay in the future, within the ceiling' USING ERRCODE = 'check_violation';
             END IF;
-            IF OLD.is_emergency AND NEW.expires_at > OLD.expires_at THEN
-                RAISE EXCEPTION 'emergency access cannot be extended' USING ERRCODE = 'check_violation';
+            IF OLD.is_emergency THEN
+                RAISE EXCEPTION 'emergency access keeps its hour; revoke it to end it sooner' USING ERRCODE = 'check_violation';
             END IF;
         END IF;
     ELSIF TG_TABLE_NAME = 'medical_records' THEN
@@ -170,3 +195,21 @@ BEGIN
     RETURN NEW;
 END
 $$;
+
+-- Records staff read no record content: grants go to physicians and nurses only, so the content
+-- policy no longer asks whether a grant covers a records officer (one made before this migration
+-- opens nothing).
+ALTER POLICY versions_read ON record_versions USING (
+    CASE (SELECT hsc_acting_role())
+        WHEN 'patient' THEN EXISTS (SELECT 1 FROM medical_records m WHERE m.id = record_id)
+        WHEN 'physician' THEN provider_id = (SELECT hsc_acting_user())
+                              OR patient_id::text = ANY ((SELECT hsc_granted_patients(false))::text[])
+                              OR record_id::text = ANY ((SELECT hsc_granted_records(false))::text[])
+                              OR EXISTS (SELECT 1 FROM medical_records m WHERE m.id = record_id)
+        WHEN 'nurse' THEN provider_id = (SELECT hsc_acting_user())
+                          OR patient_id::text = ANY ((SELECT hsc_granted_patients(false))::text[])
+                          OR record_id::text = ANY ((SELECT hsc_granted_records(false))::text[])
+                          OR EXISTS (SELECT 1 FROM medical_records m WHERE m.id = record_id)
+        ELSE false
+    END
+);

@@ -60,6 +60,7 @@ pub async fn run(svc: Arc<Services>, client: Client, settings: Settings) -> std:
         };
         // The loop reads the clocks; update is given them.
         state.today = Some(chrono::Local::now().date_naive());
+        state.utc_today = Some(chrono::Utc::now().date_naive());
         for effect in update::update(&mut state, msg, Instant::now()) {
             if let Effect::Exit = effect {
                 drop(terminal);

@@ -102,6 +102,8 @@ pub struct State {
     pub now: Instant,
     /// Today's date as the loop last read it (a new record's default date).
     pub today: Option<NaiveDate>,
+    /// Today's date in UTC: grants expire at the end of a UTC day.
+    pub utc_today: Option<NaiveDate>,
     pub ticks: u64,
     pub dirty: bool,
     pub tickets: Tickets,
@@ -123,6 +125,7 @@ impl State {
             settings,
             now,
             today: None,
+            utc_today: None,
             ticks: 0,
             dirty: true,
             tickets: Tickets::default(),

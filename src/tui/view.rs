@@ -64,7 +64,7 @@ pub fn draw(state: &State, f: &mut Frame) {
                         keys: &state.settings.keymap,
                         ticks: state.ticks,
                         access: tab.access,
-                        today: state.today,
+                        utc_today: state.utc_today,
                     };
                     tab.view(f, inner, &look);
                 }
@@ -76,7 +76,7 @@ pub fn draw(state: &State, f: &mut Frame) {
                         keys: &state.settings.keymap,
                         ticks: state.ticks,
                         access: Access::of(live.user().role),
-                        today: state.today,
+                        utc_today: state.utc_today,
                     };
                     tab.view(f, inner, &look);
                 }

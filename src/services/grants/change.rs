@@ -18,7 +18,8 @@ use crate::services::{ServiceError, Services, refuse};
 
 /// The shortest revocation reason accepted, in characters.
 pub const MIN_REVOCATION_REASON: usize = 5;
-const MAX_REVOCATION_REASON: usize = 500;
+/// The longest revocation reason accepted, in characters (the database holds the same limit).
+pub const MAX_REVOCATION_REASON: usize = 500;
 /// The most records one grant lists.
 const MAX_LISTED_RECORDS: usize = 500;
 
@@ -34,7 +35,7 @@ pub struct NewGrant {
 }
 
 /// Whether the acting user may manage grants on `patient`'s records.
-fn may_manage(session: &Session, patient: Uuid) -> bool {
+pub(super) fn may_manage(session: &Session, patient: Uuid) -> bool {
     match GrantView::of(session.user.role) {
         Some(GrantView::All) => true,
         Some(GrantView::OwnRecords) => patient == session.user.id,
@@ -257,17 +258,19 @@ pub async fn change_expiry(
             when(current.expires_at)
         )));
     }
-    if current.is_emergency && expires_at > current.expires_at {
+    if current.is_emergency {
         return Err(ServiceError::Invalid(
-            "Emergency access lasts its hour and cannot be extended; nothing was changed.".into(),
+            "Emergency access keeps its hour and is never re-timed; revoke it to end it sooner."
+                .into(),
         ));
     }
-    sqlx::query("UPDATE access_grants SET expires_at = $2 WHERE id = $1")
+    let updated = sqlx::query("UPDATE access_grants SET expires_at = $2 WHERE id = $1")
         .bind(grant)
         .bind(expires_at)
         .execute(tx.conn())
         .await
         .map_err(denied_or_db)?;
+    changed_one(updated.rows_affected())?;
     let event = Event::new(Action::GrantUpdate, Outcome::Success, Some(session.user.id))
         .session(session.id)
         .resource("access_grant", grant)
@@ -303,7 +306,7 @@ pub async fn revoke(
             "The reason is longer than {MAX_REVOCATION_REASON} characters."
         )));
     }
-    sqlx::query(
+    let updated = sqlx::query(
         "UPDATE access_grants SET status = 'REVOKED', revoked_at = now(), revoked_by = $2, \
          revocation_reason = $3 WHERE id = $1",
     )
@@ -313,6 +316,7 @@ pub async fn revoke(
     .execute(tx.conn())
     .await
     .map_err(denied_or_db)?;
+    changed_one(updated.rows_affected())?;
     // The reason stays on the grant; the audit row says only that there was one.
     let event = Event::new(Action::GrantRevoke, Outcome::Success, Some(session.user.id))
         .session(session.id)
@@ -341,13 +345,18 @@ async fn open_for_change(
     let mut tx = sessions::begin_live(svc, session).await?;
     let manages = GrantView::of(session.user.role).is_some_and(GrantView::manages);
     let row = if manages {
-        // Row-locked (the update policy decides which rows may be), so two changes take turns.
-        sqlx::query_scalar::<_, Uuid>("SELECT id FROM access_grants WHERE id = $1 FOR UPDATE")
-            .bind(grant)
-            .fetch_optional(tx.conn())
-            .await
-            .map_err(DbError::from)?;
-        load(tx.conn(), grant).await?
+        // Row-locked (the update policy decides which rows may be), so two changes take turns; a
+        // grant the update policy does not offer is not this user's to change.
+        let locked =
+            sqlx::query_scalar::<_, Uuid>("SELECT id FROM access_grants WHERE id = $1 FOR UPDATE")
+                .bind(grant)
+                .fetch_optional(tx.conn())
+                .await
+                .map_err(DbError::from)?;
+        match locked {
+            Some(_) => load(tx.conn(), grant).await?,
+            None => None,
+        }
     } else {
         None
     };
@@ -388,8 +397,27 @@ async fn commit_change(tx: ActingTx) -> Result<(), ServiceError> {
         DbError::Query(text) if text.contains("SQLSTATE 23P01") => ServiceError::Conflict(
             "An overlapping grant was created at the same moment, so nothing was changed; reload and check.".into(),
         ),
+        // The overlap check cannot see a concurrent grant under REPEATABLE READ, so it refuses.
+        DbError::Query(text) if text.contains("SQLSTATE 25000") => ServiceError::Invalid(
+            "The database runs transactions under REPEATABLE READ, where grants cannot be checked \
+             for overlap, so nothing was changed; ask an administrator to use READ COMMITTED."
+                .into(),
+        ),
         _ => e.into(),
     })
+}
+
+/// An update of the one locked grant changed exactly it; anything else means the policies no longer
+/// offer it, and nothing (its audit row included) may be written as if it had changed.
+fn changed_one(rows: u64) -> Result<(), ServiceError> {
+    if rows == 1 {
+        Ok(())
+    } else {
+        Err(ServiceError::Conflict(
+            "The grant could not be changed as it stands now, so nothing was changed; reload and check it."
+                .into(),
+        ))
+    }
 }
 
 /// A change the policies or the guard refused: a rule broken, said as such.

@@ -3,10 +3,15 @@
 
 use chrono::{DateTime, Days, Months, NaiveDate, NaiveTime, Utc};
 
+/// The last microsecond of a day (PostgreSQL keeps microseconds).
+const LAST_MOMENT: NaiveTime = match NaiveTime::from_hms_micro_opt(23, 59, 59, 999_999) {
+    Some(t) => t,
+    None => panic!("23:59:59.999999 is a time of day"),
+};
+
 /// The last moment of `date`, UTC: a grant "until 2027-11-27" works through that whole day.
 pub fn end_of_day(date: NaiveDate) -> DateTime<Utc> {
-    let last = NaiveTime::from_hms_opt(23, 59, 59).unwrap_or(NaiveTime::MIN);
-    date.and_time(last).and_utc()
+    date.and_time(LAST_MOMENT).and_utc()
 }
 
 /// The latest day a grant made `today` may run to.
@@ -108,6 +113,9 @@ mod tests {
         let far = expiry_problem(day(2028, 11, 27), today, 730).unwrap();
         assert!(far.contains("more than 730 days ahead"), "{far}");
         assert!(far.contains("2028-11-26 at the latest"), "{far}");
-        assert_eq!(end_of_day(today).to_rfc3339(), "2026-11-27T23:59:59+00:00");
+        assert_eq!(
+            end_of_day(today).to_rfc3339(),
+            "2026-11-27T23:59:59.999999+00:00"
+        );
     }
 }

@@ -14,6 +14,8 @@ use crate::services::{ServiceError, Services, refuse};
 
 /// Rows in one page of the list.
 pub const PAGE_SIZE: usize = 50;
+/// The most people a `patient:` or `grantee:` name may stand for.
+const MAX_NAMED: usize = 1000;
 /// The longest "expiring within" the filter takes, in days.
 const MAX_WITHIN_DAYS: u32 = 3660;
 
@@ -46,13 +48,26 @@ impl StatusFilter {
 /// What the `/` line of the grants list asks for. Words: a status (`active` — the default —
 /// `expired`, `revoked`, `emergency`, `all`), `expiring:N` (active grants ending within N days),
 /// `patient:NAME`, `grantee:NAME`, and plain words matched against either name.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct GrantFilter {
     pub status: StatusFilter,
     pub expiring_within: Option<u32>,
     pub patient_words: Vec<String>,
     pub grantee_words: Vec<String>,
     pub words: Vec<String>,
+}
+
+/// Names typed into the filter stay out of `Debug`: it tells how many there are.
+impl std::fmt::Debug for GrantFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GrantFilter")
+            .field("status", &self.status)
+            .field("expiring_within", &self.expiring_within)
+            .field("patient_words", &self.patient_words.len())
+            .field("grantee_words", &self.grantee_words.len())
+            .field("words", &self.words.len())
+            .finish()
+    }
 }
 
 impl GrantFilter {
@@ -259,23 +274,32 @@ async fn people_named(
     if words.is_empty() {
         return Ok(None);
     }
-    // Staff are few and found through the role index; patients are most of the users.
+    // Staff are a few hundred; patients may be many, so a name matching too many is refused
+    // rather than sent as a huge list. Deleted staff stay findable: their grants are the ones to
+    // find and revoke.
     let sql = if patients {
         "SELECT u.id FROM users u WHERE u.role = 'patient' \
            AND NOT EXISTS (SELECT 1 FROM unnest($1::text[]) w \
-                           WHERE strpos(lower(u.first_name || ' ' || u.last_name), w) = 0)"
+                           WHERE strpos(lower(u.first_name || ' ' || u.last_name), w) = 0) \
+         LIMIT $2"
     } else {
-        "SELECT u.id FROM users u \
-         WHERE u.role IN ('physician', 'nurse', 'medical_records', 'admin', 'billing_staff') \
-           AND u.deleted_at IS NULL \
+        "SELECT u.id FROM users u WHERE u.role <> 'patient' \
            AND NOT EXISTS (SELECT 1 FROM unnest($1::text[]) w \
-                           WHERE strpos(lower(u.first_name || ' ' || u.last_name), w) = 0)"
+                           WHERE strpos(lower(u.first_name || ' ' || u.last_name), w) = 0) \
+         LIMIT $2"
     };
-    let ids = sqlx::query_scalar(sql)
+    let ids: Vec<Uuid> = sqlx::query_scalar(sql)
         .bind(words)
+        .bind(MAX_NAMED as i64 + 1)
         .fetch_all(tx.conn())
         .await
         .map_err(DbError::from)?;
+    if ids.len() > MAX_NAMED {
+        return Err(ServiceError::Invalid(format!(
+            "More than {MAX_NAMED} people match {:?}; type more of the name.",
+            words.join(" ")
+        )));
+    }
     Ok(Some(ids))
 }
 

@@ -22,7 +22,9 @@ use super::records::{Person, RecordType};
 use super::users::Role;
 use crate::db::DbError;
 
-pub use change::{MIN_REVOCATION_REASON, NewGrant, change_expiry, create, revoke};
+pub use change::{
+    MAX_REVOCATION_REASON, MIN_REVOCATION_REASON, NewGrant, change_expiry, create, revoke,
+};
 pub use expiry::{end_of_day, expiry_problem, latest_expiry_date, parse_expiry};
 pub use list::{Cursor, GrantFilter, GrantPage, PAGE_SIZE, StatusFilter, list, page_sql};
 pub use people::{Candidate, RecordChoice, Wanted, find_people, patient_records};
@@ -175,14 +177,15 @@ impl std::fmt::Debug for Grant {
 }
 
 impl Grant {
-    /// "all records", "2 records (Consultation 2024-01-15, Lab result 2024-01-20)".
+    /// "all records", "2 records (Consultation 2024-01-15, Lab result 2024-01-20)"; a long list
+    /// names its first three and counts the rest.
     pub fn scope_text(&self) -> String {
         match &self.records {
             None => "all records".into(),
             Some(list) => {
                 let labels: Vec<String> = list.iter().map(GrantedRecord::label).collect();
                 let noun = if list.len() == 1 { "record" } else { "records" };
-                format!("{} {noun} ({})", list.len(), labels.join(", "))
+                format!("{} {noun} ({})", list.len(), first_few(&labels))
             }
         }
     }
@@ -199,6 +202,19 @@ impl Grant {
             when(self.expires_at)
         )
     }
+}
+
+/// "a, b, c", or "a, b, c and 9 more": a list short enough for one sentence.
+pub fn first_few(items: &[String]) -> String {
+    const SHOWN: usize = 3;
+    if items.len() <= SHOWN {
+        return items.join(", ");
+    }
+    format!(
+        "{} and {} more",
+        items[..SHOWN].join(", "),
+        items.len() - SHOWN
+    )
 }
 
 /// A grant's or record's id as people quote it: its first eight hex digits.
@@ -332,5 +348,12 @@ mod tests {
             NaiveDate::from_ymd_opt(2024, 1, 20),
         );
         assert_eq!(seen.label(), "Lab result 2024-01-20");
+    }
+
+    #[test]
+    fn a_long_list_names_three_and_counts_the_rest() {
+        let items: Vec<String> = (1..=5).map(|i| format!("r{i}")).collect();
+        assert_eq!(first_few(&items[..2]), "r1, r2");
+        assert_eq!(first_few(&items), "r1, r2, r3 and 2 more");
     }
 }

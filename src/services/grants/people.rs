@@ -116,11 +116,7 @@ pub async fn patient_records(
     patient: Uuid,
 ) -> Result<Vec<RecordChoice>, ServiceError> {
     let mut tx = sessions::begin_live(svc, session).await?;
-    let allowed = match GrantView::of(session.user.role) {
-        Some(GrantView::All) => true,
-        Some(GrantView::OwnRecords) => patient == session.user.id,
-        _ => false,
-    };
+    let allowed = super::change::may_manage(session, patient);
     if !allowed {
         let message = "You may choose records only for grants you may create.";
         return Err(refuse(tx, client, session, "grant scope", None, message).await);

@@ -131,7 +131,7 @@ pub struct Access {
     /// May see records at all (the records tab).
     pub browse: bool,
     /// Reads titles, descriptions and metadata of the records they may see, not only the index
-    /// card. (Records staff read content only under a grant; the policies decide that per record.)
+    /// card. (Records staff never read content: grants go to physicians and nurses only.)
     pub content: bool,
     /// May create and edit records (where a grant or care relationship allows).
     pub write: bool,

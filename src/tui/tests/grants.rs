@@ -11,13 +11,14 @@ use super::{Console, SIZES, smith};
 use crate::services::auth::LoginStep;
 use crate::services::grants::{
     AccessLevel, Candidate, Grant, GrantFilter, GrantPage, GrantStatus, GrantedRecord,
-    RecordChoice, StatusFilter,
+    RecordChoice, StatusFilter, Wanted,
 };
 use crate::services::records::{Person, RecordType};
 use crate::services::sessions::Session;
 use crate::services::users::{Role, UserSummary};
 use crate::tui::msg::{Effect, GrantResult, GrantWork, Msg, Outcome};
 use crate::tui::screens::Screen;
+use crate::tui::screens::paged::FILTER_PAUSE;
 use crate::tui::screens::records::browser::RecordPage;
 
 pub(super) fn emma() -> UserSummary {
@@ -183,6 +184,24 @@ pub(super) fn answer(c: &mut Console, result: GrantResult) {
     c.send(Msg::Done(t, Outcome::Grants(Box::new(result))));
 }
 
+/// Types `text` into the name field with the focus: nothing is asked until typing pauses; then the
+/// search for the whole text goes out and `found` comes back for it.
+pub(super) fn search(c: &mut Console, text: &str, wanted: Wanted, found: Vec<Candidate>) {
+    c.type_text(text);
+    assert!(
+        c.effects.is_empty(),
+        "nothing is asked while typing: {:?}",
+        c.effects
+    );
+    c.wait(FILTER_PAUSE);
+    let Some(GrantWork::FindPeople { wanted: w, query }) = work(c) else {
+        panic!("the search goes out once typing pauses: {:?}", c.effects)
+    };
+    assert_eq!(*w, wanted);
+    assert!(query.ends_with(text), "{query:?}");
+    answer(c, GrantResult::People(Ok(found)));
+}
+
 pub(super) fn candidate(person: Person, role: Role, eligible: bool) -> Candidate {
     Candidate {
         person,
@@ -306,8 +325,14 @@ fn an_older_search_answer_is_dropped_and_an_ended_session_signs_out() {
     let mut c = on_grants(emma(), (120, 40), grants());
     c.key(KeyCode::Char('n'));
     c.type_text("al");
+    c.wait(FILTER_PAUSE);
     let first = c.ticket();
     c.type_text("i");
+    assert!(
+        !c.screen().contains("Looking… ") || c.effects.is_empty(),
+        "a changed name asks nothing until typing pauses"
+    );
+    c.wait(FILTER_PAUSE);
     let second = c.ticket();
     let found = |who| {
         Outcome::Grants(Box::new(GrantResult::People(Ok(vec![candidate(
@@ -323,15 +348,62 @@ fn an_older_search_answer_is_dropped_and_an_ended_session_signs_out() {
     );
     c.send(Msg::Done(second, found(alice())));
     assert!(c.screen().contains("Alice Anderson · Patient"));
+    // Typing again forgets what was found: Enter cannot choose a person not shown for the text.
+    c.type_text("x");
     c.key(KeyCode::Enter);
+    assert!(c.screen().contains("Still looking"), "{}", c.screen());
+    c.key(KeyCode::Backspace);
+    c.wait(FILTER_PAUSE);
+    c.send(Msg::Done(c.ticket(), found(alice())));
+    c.key(KeyCode::Enter);
+    assert!(
+        c.effects.is_empty(),
+        "a whole-chart grant reads no record list"
+    );
+    c.type_text("sm");
+    c.wait(FILTER_PAUSE);
     let t = c.ticket();
     c.send(Msg::Done(
         t,
-        Outcome::Grants(Box::new(GrantResult::Records(Err(
+        Outcome::Grants(Box::new(GrantResult::People(Err(
             crate::services::ServiceError::SessionEnded,
         )))),
     ));
     assert!(matches!(c.state.screen, Screen::Login(_)));
     assert!(c.state.grants.is_none(), "the tab goes with the session");
     assert!(c.screen().contains("Your session has ended"));
+}
+
+#[test]
+fn names_and_reasons_from_the_database_are_shown_not_obeyed() {
+    let hostile = super::records::HOSTILE;
+    let mut rows = grants();
+    for g in &mut rows {
+        g.patient.name = format!("Mallory{hostile}");
+        g.grantee.name = format!("Eve{hostile}");
+        g.granted_by.name = format!("Trent{hostile}");
+    }
+    rows[0].emergency_reason = Some(format!("Reason{hostile}"));
+    rows[3].revocation_reason = Some(format!("Revoked{hostile}"));
+    for size in SIZES {
+        let mut c = on_grants(emma(), size, rows.clone());
+        let mut screens = vec![c.screen()];
+        c.key(KeyCode::Char('G'));
+        screens.push(c.screen());
+        c.key(KeyCode::Char('k'));
+        c.key(KeyCode::Char('x'));
+        c.type_text("Care episode ended");
+        c.key(KeyCode::Enter);
+        screens.push(c.screen());
+        for screen in &screens {
+            for raw in ['\u{1b}', '\u{7}', '\u{9b}', '\u{202e}', '\u{8}', '\r'] {
+                assert!(
+                    !screen.contains(raw),
+                    "{raw:?} reached the screen:\n{screen}"
+                );
+            }
+            assert!(screen.contains('␛'), "escapes are shown:\n{screen}");
+        }
+        assert!(screens[2].contains("Revoke this grant?"), "{}", screens[2]);
+    }
 }

@@ -2,16 +2,18 @@
 //! and by a patient), a new expiry, a revocation, and bad input answered in one sentence with nothing
 //! sent.
 
-use chrono::{TimeZone, Utc};
 use crossterm::event::KeyCode;
 
 use super::SIZES;
 use super::grants::{
-    alice_records, answer, at, candidate, day, emma, grant_id, grants, on_grants, williams, work,
+    alice_records, answer, at, candidate, day, emma, grant_id, grants, on_grants, search, williams,
+    work,
 };
 use super::records::{alice, dr_smith, record_id};
 use crate::services::ServiceError;
-use crate::services::grants::{AccessLevel, Grant, GrantStatus, GrantedRecord, NewGrant, Wanted};
+use crate::services::grants::{
+    AccessLevel, Grant, GrantStatus, GrantedRecord, NewGrant, Wanted, end_of_day,
+};
 use crate::services::records::RecordType;
 use crate::services::users::{Role, UserSummary};
 use crate::tui::msg::{GrantResult, GrantWork};
@@ -22,29 +24,31 @@ fn a_new_grant_is_searched_chosen_and_confirmed_before_it_is_sent() {
         let mut c = on_grants(emma(), size, grants());
         c.key(KeyCode::Char('n'));
         assert!(c.state.typing(), "the patient field has the focus");
-        c.type_text("al");
-        let Some(GrantWork::FindPeople { wanted, query }) = work(&c) else {
-            panic!("{:?}", c.effects)
-        };
-        assert_eq!((*wanted, query.as_str()), (Wanted::Patient, "al"));
-        answer(
+        search(
             &mut c,
-            GrantResult::People(Ok(vec![candidate(alice(), Role::Patient, true)])),
+            "al",
+            Wanted::Patient,
+            vec![candidate(alice(), Role::Patient, true)],
         );
         c.key(KeyCode::Enter);
+        assert!(
+            c.effects.is_empty(),
+            "no record list until chosen records are asked for"
+        );
+        search(
+            &mut c,
+            "sm",
+            Wanted::Grantee,
+            vec![candidate(dr_smith(), Role::Physician, true)],
+        );
+        c.snapshot("grant_new_search");
+        c.key(KeyCode::Enter);
+        c.key(KeyCode::Char(' ')); // chosen records
         let Some(GrantWork::PatientRecords(patient)) = work(&c) else {
             panic!("{:?}", c.effects)
         };
         assert_eq!(*patient, alice().id);
         answer(&mut c, GrantResult::Records(Ok(alice_records())));
-        c.type_text("sm");
-        answer(
-            &mut c,
-            GrantResult::People(Ok(vec![candidate(dr_smith(), Role::Physician, true)])),
-        );
-        c.snapshot("grant_new_search");
-        c.key(KeyCode::Enter);
-        c.key(KeyCode::Char(' ')); // chosen records
         c.key(KeyCode::Tab);
         c.key(KeyCode::Down);
         c.key(KeyCode::Char(' ')); // the consultation
@@ -81,7 +85,7 @@ fn a_new_grant_is_searched_chosen_and_confirmed_before_it_is_sent() {
                 grantee: dr_smith().id,
                 records: Some(vec![record_id(1)]),
                 level: AccessLevel::ReadWrite,
-                expires_at: Utc.with_ymd_and_hms(2027, 5, 27, 23, 59, 59).unwrap(),
+                expires_at: end_of_day(day(2027, 5, 27)),
             }
         );
         let mut created = grants()[1].clone();
@@ -111,8 +115,7 @@ fn bad_input_is_one_sentence_and_sends_nothing() {
     c.key(KeyCode::Enter);
     assert!(c.screen().contains("Type part of the patient's name"));
     // Unknown user: the search finds no one.
-    c.type_text("zz");
-    answer(&mut c, GrantResult::People(Ok(Vec::new())));
+    search(&mut c, "zz", Wanted::Patient, Vec::new());
     c.key(KeyCode::Enter);
     assert!(
         c.screen()
@@ -124,18 +127,19 @@ fn bad_input_is_one_sentence_and_sends_nothing() {
     for _ in 0..2 {
         c.key(KeyCode::Backspace);
     }
-    c.type_text("al");
-    answer(
+    search(
         &mut c,
-        GrantResult::People(Ok(vec![candidate(alice(), Role::Patient, true)])),
+        "al",
+        Wanted::Patient,
+        vec![candidate(alice(), Role::Patient, true)],
     );
     c.key(KeyCode::Enter);
-    answer(&mut c, GrantResult::Records(Ok(alice_records())));
     // A patient as grantee.
-    c.type_text("al");
-    answer(
+    search(
         &mut c,
-        GrantResult::People(Ok(vec![candidate(alice(), Role::Patient, false)])),
+        "al",
+        Wanted::Grantee,
+        vec![candidate(alice(), Role::Patient, false)],
     );
     c.key(KeyCode::Enter);
     c.snapshot("grant_patient_as_grantee");
@@ -149,10 +153,11 @@ fn bad_input_is_one_sentence_and_sends_nothing() {
     for _ in 0..2 {
         c.key(KeyCode::Backspace);
     }
-    c.type_text("sm");
-    answer(
+    search(
         &mut c,
-        GrantResult::People(Ok(vec![candidate(dr_smith(), Role::Physician, true)])),
+        "sm",
+        Wanted::Grantee,
+        vec![candidate(dr_smith(), Role::Physician, true)],
     );
     c.key(KeyCode::Enter);
     // A past expiry.
@@ -188,16 +193,26 @@ fn bad_input_is_one_sentence_and_sends_nothing() {
     c.key(KeyCode::Enter);
     c.key(KeyCode::Tab);
     c.key(KeyCode::Enter);
-    let duplicate = "John Smith already holds an active grant on these records of Alice Anderson: \
-                     grant 3f2a9c11 (John Smith, read and write, 2 records (…), until 2027-11-27 06:00 UTC). \
-                     Change its expiry or revoke it instead.";
+    // The sentence as the service words it (services::grants::create), built from the grant it names.
+    let existing = grants()[1].clone();
+    let duplicate = format!(
+        "John Smith already holds an active grant on these records of Alice Anderson, {}; \
+         change its expiry or revoke it instead.",
+        existing.describe()
+    );
     answer(
         &mut c,
-        GrantResult::Changed(Err(ServiceError::Invalid(duplicate.into()))),
+        GrantResult::Changed(Err(ServiceError::Invalid(duplicate.clone()))),
     );
+    let screen = c.screen();
     assert!(
-        c.screen()
-            .contains("John Smith already holds an active grant")
+        screen.contains("Error: John Smith already holds an active grant on these records of"),
+        "{screen}"
+    );
+    assert!(screen.contains("grant 3f2a9c11 (John Smith"), "{screen}");
+    assert!(
+        screen.contains("or revoke it instead."),
+        "the whole sentence shows: {screen}"
     );
     assert!(c.screen().contains("New access grant"), "the form stays");
 }
@@ -273,14 +288,11 @@ fn an_expiry_change_states_from_and_to() {
     };
     assert_eq!(*grant, grant_id(1));
     assert_eq!(*expected, at(2027, 11, 27, 6));
-    assert_eq!(
-        *expires_at,
-        Utc.with_ymd_and_hms(2028, 1, 31, 23, 59, 59).unwrap()
-    );
+    assert_eq!(*expires_at, end_of_day(day(2028, 1, 31)));
     answer(
         &mut c,
         GrantResult::Changed(Err(ServiceError::Conflict(
-            "This grant's expiry was changed to 2027-12-01 23:59 UTC meanwhile; nothing was changed. Check it and try again.".into(),
+            "This grant's expiry was changed to 2027-12-01 23:59 UTC meanwhile, so nothing was changed; check it and try again.".into(),
         ))),
     );
     assert!(
@@ -319,24 +331,24 @@ fn a_patient_grants_on_their_own_records_only() {
             "{}",
             c.screen()
         );
+        // The grantee has the focus: there is no patient to choose.
+        search(
+            &mut c,
+            "wi",
+            Wanted::Grantee,
+            vec![candidate(williams(), Role::Nurse, true)],
+        );
+        c.key(KeyCode::Enter);
+        c.key(KeyCode::Char(' '));
         let Some(GrantWork::PatientRecords(patient)) = work(&c) else {
-            panic!("her own records are asked for at once: {:?}", c.effects)
+            panic!(
+                "her own records, once chosen records are asked for: {:?}",
+                c.effects
+            )
         };
         assert_eq!(*patient, alice().id);
         answer(&mut c, GrantResult::Records(Ok(alice_records())));
-        // The grantee has the focus: there is no patient to choose.
-        c.type_text("wi");
-        let Some(GrantWork::FindPeople { wanted, .. }) = work(&c) else {
-            panic!("{:?}", c.effects)
-        };
-        assert_eq!(*wanted, Wanted::Grantee);
-        answer(
-            &mut c,
-            GrantResult::People(Ok(vec![candidate(williams(), Role::Nurse, true)])),
-        );
-        c.key(KeyCode::Enter);
         c.snapshot("grant_new_by_patient");
-        c.key(KeyCode::Char(' '));
         c.key(KeyCode::Tab);
         c.key(KeyCode::Enter);
         assert!(

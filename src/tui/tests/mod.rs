@@ -68,6 +68,7 @@ impl Console {
         };
         let mut state = State::new(settings, size, now);
         state.today = chrono::NaiveDate::from_ymd_opt(2026, 11, 27);
+        state.utc_today = state.today;
         Console {
             state,
             now,

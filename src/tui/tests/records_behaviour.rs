@@ -424,3 +424,34 @@ fn a_record_refused_while_open_leaves_the_screen_and_the_list_is_read_again() {
         c.effects
     );
 }
+
+#[test]
+fn a_save_refused_because_access_ended_closes_the_editor_and_the_record() {
+    let mut c = edited((120, 40));
+    c.ctrl('s');
+    assert!(matches!(c.work(), RecordWork::Save(_)));
+    c.answer(RecordResult::Saved(Err(
+        crate::services::ServiceError::Denied(crate::services::records::NOT_YOURS.into()),
+    )));
+    let tab = c.state.records.as_ref().unwrap();
+    assert!(
+        tab.pages.is_empty(),
+        "the editor and the record under it are closed"
+    );
+    assert!(
+        !c.state.unsaved_draft(),
+        "no draft of a record one may not open"
+    );
+    let screen = c.screen();
+    assert!(screen.contains("You may not open this record"), "{screen}");
+    for text in [
+        "Next visit in a year",
+        "Routine annual physical examination",
+    ] {
+        assert!(
+            !screen.contains(text),
+            "{text:?} left the screen:\n{screen}"
+        );
+    }
+    assert!(matches!(c.work(), RecordWork::List { .. }));
+}

@@ -27,13 +27,14 @@ fn in_tab<T>(
             tickets,
             now,
             today,
+            utc_today,
             ..
         } = &mut *state;
         let Some(live) = live.as_ref() else {
             *slot(state) = tab;
             return Vec::new();
         };
-        let mut cx = Cx::new(&live.session, tickets, *now, *today, body);
+        let mut cx = Cx::new(&live.session, tickets, *now, (*today, *utc_today), body);
         f(&mut tab, &mut cx);
         (cx.effects, cx.answered, cx.leave)
     };

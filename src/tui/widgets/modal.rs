@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use crate::tui::theme::Theme;
+use crate::tui::widgets::text::row_starts;
 
 /// Where a box `width`×`height` sits centred in `area`.
 pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
@@ -31,16 +32,17 @@ pub fn ask(
     theme: &Theme,
 ) {
     let width = 64.min(area.width);
-    // Lines wrap inside the box; leave room for that, the answers and the border.
-    let text_rows: u16 = lines
+    // The rows the lines take once wrapped inside the box (two columns of border, two of margin).
+    let text_width = usize::from(width.saturating_sub(4)).max(1);
+    let text_rows: usize = lines
         .iter()
         .map(|l| {
-            (l.width() as u16)
-                .div_ceil(width.saturating_sub(4).max(1))
-                .max(1)
+            let text: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
+            row_starts(&text, text_width).len()
         })
         .sum();
-    let r = centered(area, width, text_rows + 4);
+    let height = u16::try_from(text_rows + 4).unwrap_or(u16::MAX);
+    let r = centered(area, width, height);
     f.render_widget(Clear, r);
     let block = Block::default()
         .borders(Borders::ALL)
@@ -55,18 +57,27 @@ pub fn ask(
             Span::styled(format!("  [ {label} ]"), theme.base)
         }
     };
-    let mut body = lines;
-    body.push(Line::default());
-    body.push(Line::from(vec![
-        answer(no, !yes_chosen),
-        Span::raw("   "),
-        answer(yes, yes_chosen),
-    ]));
+    // The answers keep the box's last row whatever the text's length: a long statement is cut,
+    // never the way to answer it.
     let text = Rect::new(
         inner.x + 1,
         inner.y,
         inner.width.saturating_sub(2),
-        inner.height,
+        inner.height.saturating_sub(2),
     );
-    f.render_widget(Paragraph::new(body).wrap(Wrap { trim: true }), text);
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), text);
+    let answers = Rect::new(
+        text.x,
+        inner.y + inner.height.saturating_sub(1),
+        text.width,
+        inner.height.min(1),
+    );
+    f.render_widget(
+        Paragraph::new(Line::from(vec![
+            answer(no, !yes_chosen),
+            Span::raw("   "),
+            answer(yes, yes_chosen),
+        ])),
+        answers,
+    );
 }

@@ -76,9 +76,15 @@ async fn change_expiry_moves_a_running_grant_and_refuses_the_rest() {
         )
         .contains("in the past")
     );
-    invalid(change(&w.svc, &staff, seed_alice, sooner, in_days(800)).await);
-    invalid(change(&w.svc, &staff, seed_alice, sooner, sooner).await);
+    let message = invalid(change(&w.svc, &staff, seed_alice, sooner, in_days(800)).await);
+    assert!(message.contains("more than 730 days ahead"), "{message}");
+    let message = invalid(change(&w.svc, &staff, seed_alice, sooner, sooner).await);
+    assert!(
+        message.contains("already expires at") && message.contains("nothing to change"),
+        "{message}"
+    );
     assert_eq!(w.stored(seed_alice).await.1, sooner);
+    assert_eq!(w.counts().await, before, "no refusal changed anything");
 
     // Revoked and expired grants never change again.
     let (_, bob_expiry, _, _) = w.stored(seed_bob).await;
@@ -92,6 +98,14 @@ async fn change_expiry_moves_a_running_grant_and_refuses_the_rest() {
     let (_, carol_expiry, _, _) = w.stored(seed_carol).await;
     let message = invalid(change(&w.svc, &staff, seed_carol, carol_expiry, in_days(60)).await);
     assert!(message.contains("expired"), "{message}");
+    // Nor is a lapsed grant revoked: it has already stopped working.
+    let message =
+        invalid(grants::revoke(&w.svc, &client(), &staff, seed_carol, "patient request").await);
+    assert!(message.contains("expired"), "{message}");
+    assert_eq!(
+        w.stored(seed_carol).await,
+        (String::from("ACTIVE"), carol_expiry, None, None)
+    );
     assert_eq!(w.counts().await, before_revoked);
     assert_eq!(
         before.changes + 1,
@@ -99,7 +113,7 @@ async fn change_expiry_moves_a_running_grant_and_refuses_the_rest() {
         "only the revocation"
     );
 
-    // Emergency access may be cut short, never stretched.
+    // Emergency access keeps its hour: never stretched, never cut short; revoking ends it sooner.
     let as_williams = w.session(WILLIAMS).await;
     let emergency = records::break_glass(
         &w.svc,
@@ -111,29 +125,76 @@ async fn change_expiry_moves_a_running_grant_and_refuses_the_rest() {
     )
     .await
     .unwrap();
-    let message = invalid(
-        change(
-            &w.svc,
-            &staff,
-            emergency.grant,
-            emergency.expires_at,
-            emergency.expires_at + Duration::hours(2),
-        )
-        .await,
-    );
-    assert!(message.contains("cannot be extended"), "{message}");
+    let before = w.counts().await;
     let shorter = (emergency.expires_at - Duration::minutes(30)).trunc_subsecs(6);
-    let cut = change(
+    for to in [emergency.expires_at + Duration::hours(2), shorter] {
+        let message =
+            invalid(change(&w.svc, &staff, emergency.grant, emergency.expires_at, to).await);
+        assert_eq!(
+            message,
+            "Emergency access keeps its hour and is never re-timed; revoke it to end it sooner."
+        );
+    }
+    let (status, expiry, _, _) = w.stored(emergency.grant).await;
+    assert_eq!((status.as_str(), expiry), ("ACTIVE", emergency.expires_at));
+    assert_eq!(w.counts().await, before, "nothing changed, nothing audited");
+    let ended = grants::revoke(
         &w.svc,
+        &client(),
         &staff,
         emergency.grant,
-        emergency.expires_at,
-        shorter,
+        "patient stable, care handed over",
     )
     .await
     .unwrap();
-    assert_eq!(cut.expires_at, shorter);
-    assert!(cut.is_emergency);
+    assert_eq!(ended.status, GrantStatus::Revoked);
+    assert!(ended.is_emergency);
+    assert_eq!(
+        ended.expires_at, emergency.expires_at,
+        "revoking keeps the hour"
+    );
+}
+
+/// The database's ceiling holds even where the service's own limit were set beyond it: a grant is
+/// never created nor re-timed past `hsc_grant_ceiling()` (3661 days), and the longest expiry the
+/// configuration allows (3660 days, to the end of that day) stays within it.
+#[tokio::test]
+async fn no_grant_runs_beyond_the_database_ceiling() {
+    let mut w = World::new().await;
+    let alice = w.user(ALICE).await;
+    let bob = w.user(BOB).await;
+    let brown = w.user(BROWN).await;
+    let seed_alice = w.grant_between(ALICE, SMITH).await;
+    let (_, seed_expiry, _, _) = w.stored(seed_alice).await;
+    let staff = w.session(RECORDS).await;
+    let (last_day, first_day_beyond) = (in_days(3660), in_days(3661));
+
+    // The configured maximum fits under the ceiling, for a new grant and for a new expiry.
+    w.svc.policy.grant_max_days = 3660;
+    let longest = NewGrant {
+        expires_at: last_day,
+        ..whole_chart(alice, brown)
+    };
+    let made = w.create(&staff, &longest).await.unwrap();
+    assert_eq!(made.expires_at, last_day);
+    let moved = change(&w.svc, &staff, seed_alice, seed_expiry, last_day)
+        .await
+        .unwrap();
+    assert_eq!(moved.expires_at, last_day);
+
+    // Past it, the database refuses whatever the service would allow.
+    w.svc.policy.grant_max_days = 5000;
+    let before = w.counts().await;
+    let beyond = NewGrant {
+        expires_at: first_day_beyond,
+        ..whole_chart(bob, brown)
+    };
+    let message = denied(w.create(&staff, &beyond).await);
+    assert!(message.contains("database refused"), "{message}");
+    let message = invalid(change(&w.svc, &staff, seed_alice, last_day, first_day_beyond).await);
+    assert!(message.contains("database refused"), "{message}");
+    assert_eq!(w.counts().await, before, "nothing changed, nothing audited");
+    assert_eq!(w.stored(seed_alice).await.1, last_day);
 }
 
 #[tokio::test]
@@ -154,6 +215,9 @@ async fn revoking_needs_a_reason_and_ends_the_grantees_access_at_once() {
             invalid(grants::revoke(&w.svc, &client(), &as_carol, seed_carol, reason).await);
         assert!(message.contains("at least 5 characters"), "{message}");
     }
+    let message =
+        invalid(grants::revoke(&w.svc, &client(), &as_carol, seed_carol, &"x".repeat(501)).await);
+    assert!(message.contains("longer than 500 characters"), "{message}");
     assert_eq!(w.counts().await, before);
     assert_eq!(w.stored(seed_carol).await.0, "ACTIVE");
 

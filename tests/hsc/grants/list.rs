@@ -237,3 +237,99 @@ async fn paging_returns_every_grant_once_in_expiry_order() {
     .unwrap();
     assert_eq!(mine, his);
 }
+
+#[tokio::test]
+async fn grantee_finds_deleted_staff_and_a_name_standing_for_too_many_is_refused() {
+    let mut w = World::new().await;
+    let alice = w.user(ALICE).await;
+    let brown = w.user(BROWN).await;
+    let to_brown = w
+        .owner_grant(alice, brown, "ACTIVE", "40 days", false)
+        .await;
+    // Brown leaves: her account is deleted, her grant is still there to find and revoke.
+    sqlx::query("UPDATE users SET deleted_at = now(), is_active = false WHERE id = $1")
+        .bind(brown)
+        .execute(&mut w.admin)
+        .await
+        .unwrap();
+    let staff = w.session(RECORDS).await;
+    assert_eq!(ids(&w.list(&staff, "grantee:brown").await), vec![to_brown]);
+    assert_eq!(
+        ids(&w.list(&staff, "all grantee:brown").await),
+        vec![to_brown]
+    );
+    let as_alice = w.session(ALICE).await;
+    assert_eq!(
+        ids(&w.list(&as_alice, "grantee:brown").await),
+        vec![to_brown]
+    );
+
+    // A thousand people may stand behind a name; one more, and it must be typed more fully.
+    let add = |role: &'static str, last: &'static str, from: i32, to: i32| {
+        format!(
+            "INSERT INTO users (email, password_hash, first_name, last_name, role) \
+             SELECT '{last}' || i || '@example.com', 'x', 'Many', '{last}' || i, '{role}' \
+             FROM generate_series({from}, {to}) i"
+        )
+    };
+    for sql in [
+        add("patient", "Manyfold", 1, 1000),
+        add("billing_staff", "Clerkwell", 1, 1000),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut w.admin)
+            .await
+            .unwrap();
+    }
+    assert!(w.list(&staff, "all patient:manyfold").await.is_empty());
+    assert!(w.list(&staff, "all grantee:clerkwell").await.is_empty());
+    for sql in [
+        add("patient", "Manyfold", 1001, 1001),
+        add("billing_staff", "Clerkwell", 1001, 1001),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut w.admin)
+            .await
+            .unwrap();
+    }
+    let listed = w.audit("GRANT_LIST").await.len();
+    for (filter, name) in [
+        ("all patient:manyfold", "manyfold"),
+        ("grantee:clerkwell", "clerkwell"),
+        ("patient:many", "many"),
+    ] {
+        let message = invalid(
+            grants::list(
+                &w.svc,
+                &client(),
+                &staff,
+                &GrantFilter::parse(filter).unwrap(),
+                None,
+                50,
+            )
+            .await,
+        );
+        assert_eq!(
+            message,
+            format!("More than 1000 people match {name:?}; type more of the name."),
+            "{filter}"
+        );
+    }
+    assert_eq!(
+        w.audit("GRANT_LIST").await.len(),
+        listed,
+        "a refused filter lists nothing"
+    );
+    // A fuller name narrows it again.
+    assert!(w.list(&staff, "all patient:manyfold1001").await.is_empty());
+}
+
+#[test]
+fn a_filters_debug_form_names_no_one() {
+    let filter = GrantFilter::parse("all patient:anderson grantee:smith carol").unwrap();
+    let shown = format!("{filter:?}");
+    for name in ["anderson", "smith", "carol"] {
+        assert!(!shown.contains(name), "{shown}");
+    }
+    assert!(shown.contains("All"), "{shown}");
+}

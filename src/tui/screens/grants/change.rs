@@ -13,7 +13,8 @@ use super::detail::{detail_lines, expiry_hint};
 use super::rows::Rows;
 use super::{CONFIRMING, Confirm, Nav, confirm_key};
 use crate::services::grants::{
-    Grant, MIN_REVOCATION_REASON, end_of_day, expiry_problem, parse_expiry, short_id, when,
+    Grant, MAX_REVOCATION_REASON, MIN_REVOCATION_REASON, end_of_day, expiry_problem, parse_expiry,
+    short_id, when,
 };
 use crate::tui::keymap::Command;
 use crate::tui::msg::{GrantResult, GrantWork, Ticket};
@@ -72,7 +73,11 @@ impl ChangeForm {
 
     /// Revoking `grant`, with a reason.
     pub fn revoke(grant: Grant) -> ChangeForm {
-        ChangeForm::new(grant, Change::Revoke, Field::new("Reason", 500))
+        ChangeForm::new(
+            grant,
+            Change::Revoke,
+            Field::new("Reason", MAX_REVOCATION_REASON),
+        )
     }
 
     fn new(grant: Grant, change: Change, field: Field) -> ChangeForm {
@@ -191,7 +196,7 @@ impl ChangeForm {
                 whose_access(&self.grant)
             ),
             "also for anyone who has one of these records open.".into(),
-            format!("Reason: {reason}"),
+            format!("Reason: {}", clip(&reason, 160)),
             "A revoked grant cannot be made active again.".into(),
         ];
         let work = GrantWork::Revoke {
@@ -255,7 +260,7 @@ impl ChangeForm {
             rows.take(1),
         );
         rows.take(1);
-        for (label, text) in detail_lines(&self.grant, look.today) {
+        for (label, text) in detail_lines(&self.grant, look.utc_today) {
             let row = rows.take(1);
             f.render_widget(
                 Paragraph::new(Line::from(vec![

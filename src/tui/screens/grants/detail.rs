@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use crate::services::grants::{Grant, end_of_day, parse_expiry, short_id, when};
+use crate::tui::sanitize::inert;
 use crate::tui::screens::records::Look;
 use crate::tui::widgets::text::clip;
 
@@ -19,16 +20,36 @@ pub fn pane(f: &mut Frame, area: Rect, grant: Option<&Grant>, look: &Look) {
     let Some(g) = grant else {
         return;
     };
-    let lines: Vec<Line> = detail_lines(g, look.today)
+    let width = usize::from(inner.width).saturating_sub(LABEL);
+    let lines: Vec<Line> = detail_lines(g, look.utc_today)
         .into_iter()
         .map(|(label, text)| {
+            // The reasons wrap (the pane grows for them); the rest keeps to one line each.
+            let text = if WRAPPED.contains(&label) {
+                inert(&text).into_owned()
+            } else {
+                clip(&text, width)
+            };
             Line::from(vec![
-                Span::styled(format!("{label:<11}"), theme.muted),
-                Span::raw(clip(&text, usize::from(inner.width).saturating_sub(11))),
+                Span::styled(format!("{label:<LABEL$}"), theme.muted),
+                Span::raw(text),
             ])
         })
         .collect();
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+}
+
+/// The width of the labels in front of the pane's lines.
+const LABEL: usize = 11;
+/// The lines that wrap instead of being cut: people's reasons.
+const WRAPPED: [&str; 2] = ["Revoked", "Emergency"];
+
+/// The pane's height for `grant`: its rule and four lines, and three more for each reason it holds.
+pub fn pane_height(grant: Option<&Grant>) -> u16 {
+    let reasons = grant.map_or(0, |g| {
+        u16::from(g.revoked_at.is_some()) + u16::from(g.is_emergency)
+    });
+    5 + 3 * reasons
 }
 
 /// "in 12 days", "today", "3 days ago": how far `date` is from today, when today is known.

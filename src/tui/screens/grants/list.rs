@@ -149,7 +149,7 @@ impl GrantList {
                     ));
                 }
                 Ok(g) => {
-                    let form = ChangeForm::expiry(g.clone(), cx.today, max_days);
+                    let form = ChangeForm::expiry(g.clone(), cx.utc_today, max_days);
                     return Nav::Open(Page::Change(Box::new(form)));
                 }
                 Err(e) => self.list.note = Some(Note::Error(e)),
@@ -203,7 +203,7 @@ impl GrantList {
         let [top, table, detail, note, hint] = Layout::vertical([
             Constraint::Length(1),
             Constraint::Min(4),
-            Constraint::Length(7),
+            Constraint::Length(super::detail::pane_height(self.list.selected_row())),
             Constraint::Length(2),
             Constraint::Length(1),
         ])

@@ -179,9 +179,12 @@ impl GrantsTab {
         }
     }
 
-    /// The heartbeat: a filter typed and paused on is listed.
+    /// The heartbeat: a filter or a name typed and paused on is searched.
     pub fn tick(&mut self, cx: &mut Cx) {
         self.grants.tick(cx);
+        if let Some(Page::New(form)) = &mut self.page {
+            form.tick(cx);
+        }
     }
 
     fn go(&mut self, nav: Nav, cx: &mut Cx) {

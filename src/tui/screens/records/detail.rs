@@ -12,7 +12,6 @@ use uuid::Uuid;
 use super::editor::Editor;
 use super::history::History;
 use super::{Cx, Look, Nav, Page};
-use crate::services::ServiceError;
 use crate::services::records::{Access, Content, RecordDetail, Version};
 use crate::tui::keymap::Command;
 use crate::tui::msg::{RecordResult, RecordWork, Ticket};
@@ -288,10 +287,6 @@ impl Detail {
             }
             RecordResult::Detail(Err(e)) | RecordResult::Version(Err(e)) => {
                 self.edit_when_loaded = false;
-                if matches!(e, ServiceError::Denied(_)) {
-                    // Access ended (a grant revoked or expired): what was on show goes too.
-                    self.shown = None;
-                }
                 self.note = Some(Note::Error(cx.sentence(&e)));
             }
             _ => {}

@@ -49,6 +49,8 @@ pub struct Cx<'a> {
     pub now: Instant,
     /// Today's date, when the console knows it (a new record's default date).
     pub today: Option<NaiveDate>,
+    /// Today's date in UTC (grants expire at the end of a UTC day).
+    pub utc_today: Option<NaiveDate>,
     /// The area the tab draws in, so pages know how many rows a page is.
     pub body: Rect,
     pub effects: Vec<Effect>,
@@ -62,7 +64,7 @@ impl<'a> Cx<'a> {
         session: &'a Session,
         tickets: &'a mut Tickets,
         now: Instant,
-        today: Option<NaiveDate>,
+        (today, utc_today): (Option<NaiveDate>, Option<NaiveDate>),
         body: Rect,
     ) -> Cx<'a> {
         Cx {
@@ -70,6 +72,7 @@ impl<'a> Cx<'a> {
             tickets,
             now,
             today,
+            utc_today,
             body,
             effects: Vec::new(),
             answered: None,
@@ -138,8 +141,8 @@ pub struct Look<'a> {
     pub keys: &'a Keymap,
     pub ticks: u64,
     pub access: Access,
-    /// Today's date as the loop last read it (how far away an expiry is).
-    pub today: Option<NaiveDate>,
+    /// Today's date in UTC as the loop last read it (how far away a grant's expiry is).
+    pub utc_today: Option<NaiveDate>,
 }
 
 impl Look<'_> {
@@ -340,14 +343,18 @@ impl RecordsTab {
             return;
         }
         if let Some(i) = self.pages.iter().rposition(|p| p.awaits(ticket)) {
-            // Refused on a record that was open: access ended (a grant revoked or expired), so the
-            // browser's page, which may still list it, is read again.
-            let refused = matches!(result.error(), Some(ServiceError::Denied(_)));
+            if let Some(e @ ServiceError::Denied(_)) = result.error() {
+                // Refused on a page that was open: access ended (a grant revoked or expired). Every
+                // page that shows or holds the record's content closes — the record, an editor's
+                // draft, its history or a comparison — and the browser's page is read again.
+                let sentence = cx.sentence(e);
+                self.pages.clear();
+                self.browser.list.note = Some(Note::Error(sentence));
+                self.browser.reload(cx);
+                return;
+            }
             let nav = self.pages[i].done(ticket, result, cx);
             self.go(Some(i), nav, cx);
-            if refused && !self.browser.busy() {
-                self.browser.reload(cx);
-            }
         }
     }
 

@@ -15,7 +15,7 @@ mod view;
 use super::detail::from_today;
 use super::{CONFIRMING, Confirm, Nav, confirm_key};
 use crate::services::grants::{
-    AccessLevel, GrantView, NewGrant, RecordChoice, Wanted, end_of_day, expiry_problem,
+    AccessLevel, GrantView, NewGrant, RecordChoice, Wanted, end_of_day, expiry_problem, first_few,
     parse_expiry, when,
 };
 use crate::services::records::Person;
@@ -77,14 +77,11 @@ impl std::fmt::Debug for GrantForm {
 impl GrantForm {
     /// The form; a patient's own records are on their way at once (they choose no patient).
     pub fn new(view: GrantView, max_days: u32, cx: &mut Cx) -> GrantForm {
-        let today = cx.today;
+        let today = cx.utc_today;
         let own = (view == GrantView::OwnRecords).then(|| Person {
             id: cx.session.user.id,
             name: cx.session.user.display_name(),
         });
-        let loading_records = own
-            .as_ref()
-            .map(|me| cx.grant_work(GrantWork::PatientRecords(me.id)));
         // A year from today by default.
         let default = today
             .and_then(|t| t.checked_add_months(Months::new(12)))
@@ -106,7 +103,7 @@ impl GrantForm {
             records: Vec::new(),
             chosen_records: BTreeSet::new(),
             record_cursor: 0,
-            loading_records,
+            loading_records: None,
             level: AccessLevel::Read,
             expiry: Field::new("Expires", 20).with_value(&default),
             confirm: None,
@@ -123,18 +120,14 @@ impl GrantForm {
     pub fn busy(&self) -> bool {
         self.waiting.is_some()
             || self.loading_records.is_some()
-            || self.patient.searching.is_some()
-            || self.grantee.searching.is_some()
+            || self.patient.looking()
+            || self.grantee.looking()
     }
 
     pub fn awaits(&self, ticket: Ticket) -> bool {
-        [
-            self.waiting,
-            self.loading_records,
-            self.patient.searching,
-            self.grantee.searching,
-        ]
-        .contains(&Some(ticket))
+        [self.waiting, self.loading_records].contains(&Some(ticket))
+            || self.patient.awaits(ticket)
+            || self.grantee.awaits(ticket)
     }
 
     pub fn title(&self) -> &'static str {
@@ -206,12 +199,12 @@ impl GrantForm {
                 .patient
                 .query
                 .paste(text)
-                .map(|()| self.patient.changed(cx)),
+                .map(|()| self.patient.changed(cx.now)),
             Focus::Grantee => self
                 .grantee
                 .query
                 .paste(text)
-                .map(|()| self.grantee.changed(cx)),
+                .map(|()| self.grantee.changed(cx.now)),
             _ => self.expiry.paste(text),
         };
         self.note = result.err().map(Note::Error);
@@ -225,6 +218,9 @@ impl GrantForm {
             return Nav::Stay;
         }
         match command {
+            // Esc first closes a list of people found; then it leaves the form.
+            Some(Command::Back) if self.focus == Focus::Patient && self.patient.dismiss() => {}
+            Some(Command::Back) if self.focus == Focus::Grantee && self.grantee.dismiss() => {}
             Some(Command::Back) => return Nav::Back,
             Some(Command::NextField) => self.step(true),
             Some(Command::PrevField) => self.step(false),
@@ -234,6 +230,7 @@ impl GrantForm {
                 Focus::Scope => {
                     if toggles(key, command) {
                         self.all_records = !self.all_records;
+                        self.load_records(cx);
                     } else if command == Some(Command::Submit) {
                         self.submit();
                     }
@@ -274,14 +271,11 @@ impl GrantForm {
                 chooser.pick = (chooser.pick + 1).min(chooser.results.len().saturating_sub(1));
             }
             Some(Command::Submit) => match chooser.choose() {
-                Ok(c) => {
+                Ok(_) => {
                     self.note = None;
                     if is_patient {
-                        self.chosen_records.clear();
-                        self.records.clear();
-                        self.record_cursor = 0;
-                        self.loading_records =
-                            Some(cx.grant_work(GrantWork::PatientRecords(c.person.id)));
+                        self.forget_records();
+                        self.load_records(cx);
                     }
                     self.step(true);
                 }
@@ -294,17 +288,39 @@ impl GrantForm {
                     Ok(()) => {
                         self.note = None;
                         if chooser.query.value() != before {
-                            chooser.changed(cx);
+                            chooser.changed(cx.now);
                             if is_patient {
-                                self.records.clear();
-                                self.chosen_records.clear();
-                                self.loading_records = None;
+                                self.forget_records();
                             }
                         }
                     }
                 }
             }
         }
+    }
+
+    /// The chosen patient's records, when the grant is to list some and they are not here yet (a
+    /// whole-chart grant needs no list, and none is read for it).
+    fn load_records(&mut self, cx: &mut Cx) {
+        if self.all_records || self.loading_records.is_some() || !self.records.is_empty() {
+            return;
+        }
+        if let Some(patient) = self.patient_id() {
+            self.loading_records = Some(cx.grant_work(GrantWork::PatientRecords(patient)));
+        }
+    }
+
+    fn forget_records(&mut self) {
+        self.records.clear();
+        self.chosen_records.clear();
+        self.record_cursor = 0;
+        self.loading_records = None;
+    }
+
+    /// The heartbeat: a name typed and paused on is searched.
+    pub fn tick(&mut self, cx: &mut Cx) {
+        self.patient.tick(cx);
+        self.grantee.tick(cx);
     }
 
     fn records_key(&mut self, command: Option<Command>) {
@@ -378,7 +394,7 @@ impl GrantForm {
                     .filter(|r| ids.contains(&r.id))
                     .map(|r| format!("{} {}", r.record_type.label(), r.record_date))
                     .collect();
-                format!("{} of {whose} records: {}", ids.len(), labels.join(", "))
+                format!("{} of {whose} records: {}", ids.len(), first_few(&labels))
             }
         };
         let lines = vec![
@@ -407,24 +423,21 @@ impl GrantForm {
 
     pub fn done(&mut self, ticket: Ticket, result: GrantResult, cx: &mut Cx) -> Nav {
         match result {
-            GrantResult::People(result) => {
-                let chooser = if self.patient.searching == Some(ticket) {
-                    &mut self.patient
-                } else if self.grantee.searching == Some(ticket) {
-                    &mut self.grantee
-                } else {
-                    return Nav::Stay;
-                };
-                chooser.searching = None;
-                match result {
-                    Ok(people) => {
-                        cx.heard();
-                        chooser.results = people;
-                        chooser.pick = 0;
+            GrantResult::People(result) => match result {
+                Ok(people) => {
+                    cx.heard();
+                    if self.patient.awaits(ticket) {
+                        self.patient.found(people);
+                    } else if self.grantee.awaits(ticket) {
+                        self.grantee.found(people);
                     }
-                    Err(e) => self.note = Some(Note::Error(cx.sentence(&e))),
                 }
-            }
+                Err(e) => {
+                    self.patient.dismiss();
+                    self.grantee.dismiss();
+                    self.note = Some(Note::Error(cx.sentence(&e)));
+                }
+            },
             GrantResult::Records(result) if self.loading_records == Some(ticket) => {
                 self.loading_records = None;
                 match result {

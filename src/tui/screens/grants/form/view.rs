@@ -95,12 +95,33 @@ impl GrantForm {
         );
         let [note, hint] = rows.bottom();
         common::note(f, note, self.note.as_ref(), theme);
-        let hints = look.hints(&[
-            (Command::NextField, "next"),
-            (Command::Mark, "choose/toggle"),
-            (Command::Submit, "review"),
-            (Command::Back, "cancel"),
-        ]);
+        let hints = look.hints(match self.focus {
+            Focus::Patient | Focus::Grantee => &[
+                (Command::Down, "move"),
+                (Command::Submit, "choose"),
+                (Command::NextField, "next"),
+                (Command::Save, "review"),
+                (Command::Back, "cancel"),
+            ],
+            Focus::Scope | Focus::Access => &[
+                (Command::Mark, "toggle"),
+                (Command::NextField, "next"),
+                (Command::Submit, "review"),
+                (Command::Back, "cancel"),
+            ],
+            Focus::Records => &[
+                (Command::Down, "move"),
+                (Command::Mark, "mark"),
+                (Command::NextField, "next"),
+                (Command::Submit, "review"),
+                (Command::Back, "cancel"),
+            ],
+            Focus::Expiry => &[
+                (Command::NextField, "next"),
+                (Command::Submit, "review"),
+                (Command::Back, "cancel"),
+            ],
+        });
         common::hint_or_busy(
             f,
             hint,
@@ -130,7 +151,7 @@ impl GrantForm {
         if !focused {
             return;
         }
-        if c.searching.is_some() {
+        if c.looking() && c.query.value().trim().chars().count() >= 2 {
             common::busy(f, rows.take(1), "Looking…", look.ticks, theme);
             return;
         }
