@@ -1,7 +1,8 @@
-//! A new grant: the patient and the grantee, each found by typing part of a name (every change asks
-//! again; an answer to an older search is dropped); all of the patient's records or chosen ones; read
-//! or read and write; and the expiry (a date, or 90d / 6m / 1y from today; a year unless changed).
-//! Enter or Ctrl-S states the grant in a confirm modal; only Yes sends it.
+//! A new grant: the patient and the grantee, each found by typing part of a name (searched once
+//! typing pauses; see `chooser`); all of the patient's records or chosen ones (listed only when
+//! chosen ones are asked for); read or read and write; and the expiry (a UTC day, or 90d / 6m / 1y
+//! from today; a year unless changed). Enter or Ctrl-S states the grant in a confirm modal; only Yes
+//! sends it.
 
 use std::collections::BTreeSet;
 
@@ -38,7 +39,6 @@ pub enum Focus {
 }
 
 pub struct GrantForm {
-    pub view: GrantView,
     max_days: u32,
     today: Option<NaiveDate>,
     pub focus: Focus,
@@ -75,7 +75,7 @@ impl std::fmt::Debug for GrantForm {
 }
 
 impl GrantForm {
-    /// The form; a patient's own records are on their way at once (they choose no patient).
+    /// The form; a patient granting on their own records chooses no patient and starts at the grantee.
     pub fn new(view: GrantView, max_days: u32, cx: &mut Cx) -> GrantForm {
         let today = cx.utc_today;
         let own = (view == GrantView::OwnRecords).then(|| Person {
@@ -88,7 +88,6 @@ impl GrantForm {
             .map(|d| d.to_string())
             .unwrap_or_default();
         GrantForm {
-            view,
             max_days,
             today,
             focus: if own.is_some() {
