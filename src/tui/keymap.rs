@@ -412,4 +412,23 @@ mod tests {
                 .contains("is not a key")
         );
     }
+
+    #[test]
+    fn the_readme_names_every_command() {
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"));
+        let list = readme
+            .split("Commands: ")
+            .nth(1)
+            .and_then(|rest| rest.split(". An unknown").next())
+            .expect("the README lists the commands");
+        let named: Vec<&str> = list.split(',').map(str::trim).collect();
+        for command in Command::ALL {
+            assert!(
+                named.contains(&command.name()),
+                "README's command list lacks {}",
+                command.name()
+            );
+        }
+        assert_eq!(named.len(), Command::ALL.len(), "{named:?}");
+    }
 }
