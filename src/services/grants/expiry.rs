@@ -52,6 +52,21 @@ pub fn parse_expiry(text: &str, today: NaiveDate) -> Result<NaiveDate, String> {
     date.ok_or_else(|| format!("{:?} is too far ahead to be an expiry.", text.trim()))
 }
 
+/// The day a typed expiry names, checked as `expiry_problem` checks it; `today` unknown (the console
+/// has not read the clock yet) is said so.
+pub fn typed_expiry(
+    text: &str,
+    today: Option<NaiveDate>,
+    max_days: u32,
+) -> Result<NaiveDate, String> {
+    let today = today.ok_or("Today's date is not known yet; try again in a moment.")?;
+    let date = parse_expiry(text, today)?;
+    match expiry_problem(date, today, max_days) {
+        Some(problem) => Err(problem),
+        None => Ok(date),
+    }
+}
+
 /// Why `date` cannot be a grant's new expiry chosen `today`, if it cannot.
 pub fn expiry_problem(date: NaiveDate, today: NaiveDate, max_days: u32) -> Option<String> {
     if date < today {
@@ -109,6 +124,12 @@ mod tests {
         assert_eq!(
             past,
             "The expiry 2026-11-26 is in the past; choose today or a later day."
+        );
+        assert_eq!(typed_expiry("1y", Some(today), 730), Ok(day(2027, 11, 27)));
+        assert!(typed_expiry("3y", Some(today), 730).is_err());
+        assert_eq!(
+            typed_expiry("1y", None, 730),
+            Err("Today's date is not known yet; try again in a moment.".into())
         );
         let far = expiry_problem(day(2028, 11, 27), today, 730).unwrap();
         assert!(far.contains("more than 730 days ahead"), "{far}");

@@ -25,7 +25,7 @@ use crate::db::DbError;
 pub use change::{
     MAX_REVOCATION_REASON, MIN_REVOCATION_REASON, NewGrant, change_expiry, create, revoke,
 };
-pub use expiry::{end_of_day, expiry_problem, latest_expiry_date, parse_expiry};
+pub use expiry::{end_of_day, expiry_problem, latest_expiry_date, parse_expiry, typed_expiry};
 pub use list::{Cursor, GrantFilter, GrantPage, PAGE_SIZE, StatusFilter, list, page_sql};
 pub use people::{Candidate, RecordChoice, Wanted, find_people, patient_records};
 

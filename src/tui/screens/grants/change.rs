@@ -9,12 +9,11 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::detail::{detail_lines, expiry_hint};
+use super::detail::{LABEL, detail_lines, expiry_hint, labelled};
 use super::rows::Rows;
 use super::{CONFIRMING, Confirm, Nav, confirm_key};
 use crate::services::grants::{
-    Grant, MAX_REVOCATION_REASON, MIN_REVOCATION_REASON, end_of_day, expiry_problem, parse_expiry,
-    short_id, when,
+    Grant, MAX_REVOCATION_REASON, MIN_REVOCATION_REASON, end_of_day, short_id, typed_expiry, when,
 };
 use crate::tui::keymap::Command;
 use crate::tui::msg::{GrantResult, GrantWork, Ticket};
@@ -27,11 +26,8 @@ use crate::tui::widgets::text::clip;
 /// Which change the form makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
-    /// A new expiry: a day from `today`, at most `max_days` ahead.
-    Expiry {
-        today: Option<NaiveDate>,
-        max_days: u32,
-    },
+    /// A new expiry: a day from today, at most `max_days` ahead.
+    Expiry { max_days: u32 },
     /// Revocation; the field holds the reason.
     Revoke,
 }
@@ -62,11 +58,11 @@ impl std::fmt::Debug for ChangeForm {
 
 impl ChangeForm {
     /// A new expiry for `grant`, starting from the day it ends now.
-    pub fn expiry(grant: Grant, today: Option<NaiveDate>, max_days: u32) -> ChangeForm {
+    pub fn expiry(grant: Grant, max_days: u32) -> ChangeForm {
         let current = grant.expires_at.date_naive().to_string();
         ChangeForm::new(
             grant,
-            Change::Expiry { today, max_days },
+            Change::Expiry { max_days },
             Field::new("New expiry", 20).with_value(&current),
         )
     }
@@ -134,7 +130,7 @@ impl ChangeForm {
             Some(Command::Back) => return Nav::Back,
             Some(Command::Submit) => {
                 let prepared = match self.change {
-                    Change::Expiry { today, max_days } => self.new_expiry(today, max_days),
+                    Change::Expiry { max_days } => self.new_expiry(cx.utc_today, max_days),
                     Change::Revoke => self.revocation(),
                 };
                 match prepared {
@@ -155,11 +151,7 @@ impl ChangeForm {
         today: Option<NaiveDate>,
         max_days: u32,
     ) -> Result<(Vec<String>, GrantWork), String> {
-        let today = today.ok_or("Today's date is not known yet; try again in a moment.")?;
-        let date = parse_expiry(self.field.value(), today)?;
-        if let Some(problem) = expiry_problem(date, today, max_days) {
-            return Err(problem);
-        }
+        let date = typed_expiry(self.field.value(), today, max_days)?;
         let from = self.grant.expires_at;
         let to = end_of_day(date);
         if to == from {
@@ -262,19 +254,14 @@ impl ChangeForm {
         rows.take(1);
         for (label, text) in detail_lines(&self.grant, look.utc_today) {
             let row = rows.take(1);
-            f.render_widget(
-                Paragraph::new(Line::from(vec![
-                    Span::styled(format!("{label:<11}"), theme.muted),
-                    Span::raw(clip(&text, usize::from(row.width).saturating_sub(11))),
-                ])),
-                row,
-            );
+            let text = clip(&text, usize::from(row.width).saturating_sub(LABEL));
+            f.render_widget(Paragraph::new(labelled(label, text, look)), row);
         }
         rows.take(1);
         self.field
             .render(f, rows.take(1), self.confirm.is_none(), theme);
-        if let Change::Expiry { today, .. } = self.change {
-            let hint = expiry_hint(self.field.value(), today);
+        if let Change::Expiry { .. } = self.change {
+            let hint = expiry_hint(self.field.value(), look.utc_today);
             f.render_widget(
                 Paragraph::new(Span::styled(
                     clip(&hint, usize::from(area.width)),

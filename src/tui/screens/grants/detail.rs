@@ -13,7 +13,6 @@ use crate::tui::widgets::text::clip;
 
 /// The selected grant in full, below the list.
 pub fn pane(f: &mut Frame, area: Rect, grant: Option<&Grant>, look: &Look) {
-    let theme = look.theme;
     let block = Block::default().borders(Borders::TOP).title(" Grant ");
     let inner = block.inner(area);
     f.render_widget(block, area);
@@ -30,17 +29,22 @@ pub fn pane(f: &mut Frame, area: Rect, grant: Option<&Grant>, look: &Look) {
             } else {
                 clip(&text, width)
             };
-            Line::from(vec![
-                Span::styled(format!("{label:<LABEL$}"), theme.muted),
-                Span::raw(text),
-            ])
+            labelled(label, text, look)
         })
         .collect();
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
 }
 
-/// The width of the labels in front of the pane's lines.
-const LABEL: usize = 11;
+/// The width of the labels in front of a grant's lines.
+pub const LABEL: usize = 11;
+
+/// One of a grant's lines: its label, muted, then `text` (already inert).
+pub fn labelled(label: &str, text: String, look: &Look) -> Line<'static> {
+    Line::from(vec![
+        Span::styled(format!("{label:<LABEL$}"), look.theme.muted),
+        Span::raw(text),
+    ])
+}
 /// The lines that wrap instead of being cut: people's reasons.
 const WRAPPED: [&str; 2] = ["Revoked", "Emergency"];
 

@@ -149,7 +149,7 @@ impl GrantList {
                     ));
                 }
                 Ok(g) => {
-                    let form = ChangeForm::expiry(g.clone(), cx.utc_today, max_days);
+                    let form = ChangeForm::expiry(g.clone(), max_days);
                     return Nav::Open(Page::Change(Box::new(form)));
                 }
                 Err(e) => self.list.note = Some(Note::Error(e)),

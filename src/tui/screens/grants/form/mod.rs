@@ -16,8 +16,8 @@ mod view;
 use super::detail::from_today;
 use super::{CONFIRMING, Confirm, Nav, confirm_key};
 use crate::services::grants::{
-    AccessLevel, GrantView, NewGrant, RecordChoice, Wanted, end_of_day, expiry_problem, first_few,
-    parse_expiry, when,
+    AccessLevel, GrantView, NewGrant, RecordChoice, Wanted, end_of_day, first_few, typed_expiry,
+    when,
 };
 use crate::services::records::Person;
 use crate::tui::keymap::Command;
@@ -40,7 +40,6 @@ pub enum Focus {
 
 pub struct GrantForm {
     max_days: u32,
-    today: Option<NaiveDate>,
     pub focus: Focus,
     /// The patient, fixed for a patient granting on their own records.
     pub own: Option<Person>,
@@ -89,7 +88,6 @@ impl GrantForm {
             .unwrap_or_default();
         GrantForm {
             max_days,
-            today,
             focus: if own.is_some() {
                 Focus::Grantee
             } else {
@@ -223,7 +221,7 @@ impl GrantForm {
             Some(Command::Back) => return Nav::Back,
             Some(Command::NextField) => self.step(true),
             Some(Command::PrevField) => self.step(false),
-            Some(Command::Save) => self.submit(),
+            Some(Command::Save) => self.submit(cx.utc_today),
             _ => match self.focus {
                 Focus::Patient | Focus::Grantee => self.chooser_key(key, command, cx),
                 Focus::Scope => {
@@ -231,10 +229,10 @@ impl GrantForm {
                         self.all_records = !self.all_records;
                         self.load_records(cx);
                     } else if command == Some(Command::Submit) {
-                        self.submit();
+                        self.submit(cx.utc_today);
                     }
                 }
-                Focus::Records => self.records_key(command),
+                Focus::Records => self.records_key(command, cx.utc_today),
                 Focus::Access => {
                     if toggles(key, command) {
                         self.level = match self.level {
@@ -242,12 +240,12 @@ impl GrantForm {
                             AccessLevel::ReadWrite => AccessLevel::Read,
                         };
                     } else if command == Some(Command::Submit) {
-                        self.submit();
+                        self.submit(cx.utc_today);
                     }
                 }
                 Focus::Expiry => {
                     if command == Some(Command::Submit) {
-                        self.submit();
+                        self.submit(cx.utc_today);
                     } else {
                         self.note = self.expiry.key(key).err().map(Note::Error);
                     }
@@ -322,7 +320,7 @@ impl GrantForm {
         self.grantee.tick(cx);
     }
 
-    fn records_key(&mut self, command: Option<Command>) {
+    fn records_key(&mut self, command: Option<Command>, today: Option<NaiveDate>) {
         match command {
             Some(Command::Up) => self.record_cursor = self.record_cursor.saturating_sub(1),
             Some(Command::Down) => {
@@ -336,14 +334,14 @@ impl GrantForm {
                     self.chosen_records.insert(r.id);
                 }
             }
-            Some(Command::Submit) => self.submit(),
+            Some(Command::Submit) => self.submit(today),
             _ => {}
         }
     }
 
     /// Checks the form and, when it holds a whole grant, states it in the confirm modal.
-    fn submit(&mut self) {
-        match self.prepare() {
+    fn submit(&mut self, today: Option<NaiveDate>) {
+        match self.prepare(today) {
             Ok((new, lines)) => {
                 self.note = None;
                 self.confirm = Some(Confirm::new(lines, GrantWork::Create(new)));
@@ -352,7 +350,7 @@ impl GrantForm {
         }
     }
 
-    fn prepare(&self) -> Result<(NewGrant, Vec<String>), String> {
+    fn prepare(&self, today: Option<NaiveDate>) -> Result<(NewGrant, Vec<String>), String> {
         let patient = self
             .patient_id()
             .ok_or("Choose the patient: type part of their name and press Enter on them.")?;
@@ -372,13 +370,7 @@ impl GrantForm {
             }
             Some(self.chosen_records.iter().copied().collect::<Vec<_>>())
         };
-        let today = self
-            .today
-            .ok_or("Today's date is not known yet; try again in a moment.")?;
-        let date = parse_expiry(self.expiry.value(), today)?;
-        if let Some(problem) = expiry_problem(date, today, self.max_days) {
-            return Err(problem);
-        }
+        let date = typed_expiry(self.expiry.value(), today, self.max_days)?;
         let expires_at = end_of_day(date);
         let whose = match &self.own {
             Some(_) => "your".to_string(),
@@ -403,11 +395,7 @@ impl GrantForm {
                 grantee.role.label(),
                 self.level.label()
             ),
-            format!(
-                "Until {}{}.",
-                when(expires_at),
-                from_today(date, self.today)
-            ),
+            format!("Until {}{}.", when(expires_at), from_today(date, today)),
             "It can be shortened or revoked at any time; the change is on the audit trail.".into(),
         ];
         let new = NewGrant {

@@ -85,7 +85,7 @@ impl GrantForm {
             self.focus == Focus::Expiry && self.confirm.is_none(),
             theme,
         );
-        let until = expiry_hint(self.expiry.value(), self.today);
+        let until = expiry_hint(self.expiry.value(), look.utc_today);
         f.render_widget(
             Paragraph::new(Span::styled(
                 clip(&until, usize::from(area.width)),
