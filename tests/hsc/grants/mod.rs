@@ -6,6 +6,7 @@
 mod changes;
 mod create;
 mod database;
+mod limits;
 mod list;
 
 use chrono::{DateTime, Days, Duration, SubsecRound, Utc};
