@@ -9,7 +9,7 @@ use crate::db::cluster::{ClusterOptions, LocalCluster};
 use crate::db::migrate::{self, MigrationError};
 use crate::db::{Database, DbError};
 use crate::logging;
-use crate::services::audit::Client;
+use crate::services::audit::{self, Client};
 use crate::services::keys::{self, RotateOptions, RotationError};
 use crate::services::seed::{self, SeedError};
 use crate::services::users::{self, NewUser};
@@ -198,17 +198,18 @@ async fn connect(config: &Config) -> Result<Database, CommandError> {
     Ok(Database::connect(config).await?)
 }
 
-/// Connects and stops unless every migration is applied and none was edited.
+/// Connects and stops unless every migration is applied and none was edited; every commit then
+/// seals its audit rows into the chain.
 async fn connect_current(config: &Config) -> Result<Database, CommandError> {
+    let key = AuditKey::from_config(config)?;
     let db = connect(config).await?;
     migrate::require_current(&db).await?;
-    Ok(db)
+    Ok(audit::seal::install(db, &key))
 }
 
 /// Everything a service call needs, for a command that acts on users or sessions.
 async fn services(config: &Config) -> Result<Services, CommandError> {
     let keyring = Keyring::from_config(config)?;
-    AuditKey::from_config(config)?;
     let db = connect_current(config).await?;
     // Every service transaction switches to the application role; if that role could read past
     // the policies, the console must not start.
@@ -445,7 +446,7 @@ async fn demo(mut config: Config) -> Result<(), CommandError> {
     config.database = DatabaseTarget::Local;
     let settings = console_settings(&config)?;
     let keyring = Keyring::from_config(&config)?;
-    AuditKey::from_config(&config)?;
+    let audit_key = AuditKey::from_config(&config)?;
     println!(
         "starting hsc's private PostgreSQL (data in {}) ...",
         config.data_dir.display()
@@ -456,6 +457,7 @@ async fn demo(mut config: Config) -> Result<(), CommandError> {
         "applied {} migration(s); the schema is current",
         applied.len()
     );
+    let db = audit::seal::install(db, &audit_key);
     db.require_confinement().await?;
     let summary = seed::run(&config, &db, &keyring).await?;
     println!(

@@ -6,6 +6,9 @@ pub mod cluster;
 pub mod migrate;
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -131,19 +134,35 @@ pub enum Maintenance {
     Seed,
     KeyRotation,
     UserAdministration,
+    /// Moving queued audit rows into the hash chain (the only writer of `audit_logs`).
+    AuditSeal,
+}
+
+/// Seals the audit rows that committed transactions queued into the hash chain. It lives in
+/// `services::audit::seal` (it needs the chain key); the door only calls it after every commit.
+pub trait AuditSealing: Send + Sync {
+    /// Seals everything queued so far; returns how many rows it sealed.
+    fn seal<'a>(
+        &'a self,
+        db: &'a Database,
+    ) -> Pin<Box<dyn Future<Output = Result<u64, DbError>> + Send + 'a>>;
 }
 
 /// A connected database: the pool plus, for the private cluster, the lease that keeps it running.
+/// Clones share one pool (a transaction keeps a clone so it can seal after its commit).
+#[derive(Clone)]
 pub struct Database {
     pool: PgPool,
-    target: String,
-    _lease: Option<ClusterLease>,
+    target: Arc<str>,
+    sealing: Option<Arc<dyn AuditSealing>>,
+    _lease: Option<Arc<ClusterLease>>,
 }
 
 impl fmt::Debug for Database {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Database")
             .field("target", &self.target)
+            .field("sealing", &self.sealing.is_some())
             .finish()
     }
 }
@@ -153,6 +172,7 @@ impl fmt::Debug for Database {
 pub struct ActingTx {
     tx: Transaction<'static, Postgres>,
     actor: Actor,
+    db: Database,
 }
 
 impl ActingTx {
@@ -165,8 +185,11 @@ impl ActingTx {
         &mut self.tx
     }
 
+    /// Commits, then seals the audit rows this transaction queued into the chain.
     pub async fn commit(self) -> Result<(), DbError> {
-        self.tx.commit().await.map_err(DbError::from_sqlx)
+        self.tx.commit().await.map_err(DbError::from_sqlx)?;
+        self.db.seal_audit().await;
+        Ok(())
     }
 }
 
@@ -174,6 +197,7 @@ impl ActingTx {
 pub struct MaintenanceTx {
     tx: Transaction<'static, Postgres>,
     purpose: Maintenance,
+    db: Database,
 }
 
 impl MaintenanceTx {
@@ -185,8 +209,13 @@ impl MaintenanceTx {
         &mut self.tx
     }
 
+    /// Commits, then (unless this is the sealer's own transaction) seals what it queued.
     pub async fn commit(self) -> Result<(), DbError> {
-        self.tx.commit().await.map_err(DbError::from_sqlx)
+        self.tx.commit().await.map_err(DbError::from_sqlx)?;
+        if self.purpose != Maintenance::AuditSeal {
+            self.db.seal_audit().await;
+        }
+        Ok(())
     }
 }
 
@@ -242,9 +271,34 @@ impl Database {
             })?;
         Ok(Database {
             pool,
-            target,
-            _lease: lease,
+            target: target.into(),
+            sealing: None,
+            _lease: lease.map(Arc::new),
         })
+    }
+
+    /// Seals queued audit rows into the hash chain after every commit from now on.
+    pub fn with_sealing(mut self, sealing: Arc<dyn AuditSealing>) -> Database {
+        self.sealing = Some(sealing);
+        self
+    }
+
+    /// Seals what is queued now. A failure is logged, not returned: the rows stay queued, durable,
+    /// and the next commit of any hsc seals them.
+    pub async fn seal_audit(&self) {
+        if let Some(sealing) = &self.sealing
+            && let Err(e) = sealing.seal(self).await
+        {
+            tracing::warn!(error = %e, "audit rows stay queued: sealing them into the chain failed");
+        }
+    }
+
+    /// Seals what is queued now, saying whether it worked (for `hsc audit verify` and the tests).
+    pub async fn seal_audit_now(&self) -> Result<u64, DbError> {
+        match &self.sealing {
+            Some(sealing) => sealing.seal(self).await,
+            None => Ok(0),
+        }
     }
 
     /// `user@host:port/database` of this connection (no password).
@@ -261,7 +315,11 @@ impl Database {
             Actor::Anonymous => None,
         };
         let tx = self.begin_as(user, None).await?;
-        Ok(ActingTx { tx, actor })
+        Ok(ActingTx {
+            tx,
+            actor,
+            db: self.clone(),
+        })
     }
 
     /// Opens the transaction of a sign-in attempt: nobody is acting yet, and the policies let it see
@@ -271,6 +329,7 @@ impl Database {
         Ok(ActingTx {
             tx,
             actor: Actor::Anonymous,
+            db: self.clone(),
         })
     }
 
@@ -301,7 +360,17 @@ impl Database {
                 .execute(&mut *tx)
                 .await?;
         }
-        Ok(MaintenanceTx { tx, purpose })
+        if purpose == Maintenance::AuditSeal {
+            // The queued rows are already durable; a seal lost in a crash is simply sealed again.
+            sqlx::query("SET LOCAL synchronous_commit = off")
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(MaintenanceTx {
+            tx,
+            purpose,
+            db: self.clone(),
+        })
     }
 
     pub(crate) fn pool(&self) -> &PgPool {

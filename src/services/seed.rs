@@ -1,4 +1,6 @@
 //! The development seed (SPEC "Seed data"): destructive, idempotent, one transaction, never in production.
+//! It replaces every row except the audit trail, which is append-only (SPEC "Audit": nothing in the
+//! app deletes audit rows); seeded rows keep their ids, so old events still name them.
 
 use chrono::{Duration, Utc};
 use serde_json::json;
@@ -222,7 +224,7 @@ pub struct SeedSummary {
     pub grants: usize,
 }
 
-/// Replaces every row with SPEC's seed data, in one transaction.
+/// Replaces every row but the audit trail with SPEC's seed data, in one transaction.
 pub async fn run(
     config: &Config,
     db: &Database,
@@ -243,14 +245,14 @@ pub async fn run(
 
     let mut tx = db.begin_maintenance(Maintenance::Seed).await?;
     sqlx::query(
-        "TRUNCATE audit_logs, record_access, access_grant_records, access_grants, record_versions, medical_records, \
+        "TRUNCATE record_access, access_grant_records, access_grants, record_versions, medical_records, \
          mfa_backup_codes, mfa_devices, sessions, users RESTART IDENTITY",
     )
     .execute(tx.conn())
     .await
     .map_err(DbError::from)?;
 
-    let user_ids: Vec<Uuid> = USERS.iter().map(|_| Uuid::new_v4()).collect();
+    let user_ids: Vec<Uuid> = (0..USERS.len()).map(|i| seed_id("user", i)).collect();
     for ((u, id), hash) in USERS.iter().zip(&user_ids).zip(&hashes) {
         sqlx::query(
             "INSERT INTO users (id, email, password_hash, first_name, last_name, role, license_number, npi, \
@@ -272,14 +274,14 @@ pub async fn run(
 
     let mut record_ids = Vec::new();
     for r in &RECORDS {
-        let id = Uuid::new_v4();
+        let id = seed_id("record", record_ids.len());
         insert_record(&mut tx, keyring, id, r, &user_ids).await?;
         record_ids.push(id);
     }
 
     let expires = Utc::now() + Duration::days(365);
-    for (patient, grantee, records, level) in GRANTS {
-        let grant_id = Uuid::new_v4();
+    for (i, (patient, grantee, records, level)) in GRANTS.into_iter().enumerate() {
+        let grant_id = seed_id("grant", i);
         sqlx::query(
             "INSERT INTO access_grants (id, patient_id, grantee_id, scope, access_level, expires_at, granted_by) \
              VALUES ($1, $2, $3, 'SELECTED_RECORDS', $4::access_level, $5, $2)",
@@ -313,6 +315,16 @@ pub async fn run(
         records: RECORDS.len(),
         grants: GRANTS.len(),
     })
+}
+
+/// The same id for the same seeded row every time: the audit trail, which the seed never clears,
+/// goes on naming the same users and records after a re-seed.
+fn seed_id(kind: &str, index: usize) -> Uuid {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("hsc-seed/{kind}/{index}"));
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
 }
 
 /// Writes a record and its first version, each sealed for its own table.

@@ -56,15 +56,27 @@ async fn the_app_role_cannot_change_or_erase_the_audit_log() {
     let tdb = TestDb::migrated().await;
     let db = tdb.database().await;
     let mut tx = db.begin(Actor::Anonymous).await.unwrap();
-    sqlx::query("INSERT INTO audit_logs (action, severity, outcome) VALUES ('LOGIN_FAILED', 'MEDIUM', 'failed')")
+    sqlx::query("INSERT INTO audit_queue (action, severity, outcome) VALUES ('LOGIN_FAILED', 'MEDIUM', 'failed')")
         .execute(tx.conn())
         .await
         .unwrap();
     tx.commit().await.unwrap();
+    assert_eq!(
+        tdb.audit_actions().await,
+        ["LOGIN_FAILED"],
+        "sealed at commit"
+    );
     for statement in [
+        "INSERT INTO audit_logs (seq, id, occurred_at, xact, action, severity, outcome, details, prev_hash, hash) \
+         VALUES (2, gen_random_uuid(), now(), 1, 'LOGIN', 'LOW', 'success', '{}', '', '')",
         "UPDATE audit_logs SET action = 'LOGIN'",
         "DELETE FROM audit_logs",
         "TRUNCATE audit_logs",
+        "SELECT * FROM audit_queue",
+        "UPDATE audit_queue SET action = 'LOGIN'",
+        "DELETE FROM audit_queue",
+        "TRUNCATE audit_queue",
+        "INSERT INTO audit_queue (occurred_at, action, severity, outcome) VALUES ('2000-01-01', 'LOGIN', 'LOW', 'success')",
     ] {
         let mut tx = db.begin(Actor::Anonymous).await.unwrap();
         let err = sqlx::query(statement).execute(tx.conn()).await.unwrap_err();
@@ -83,17 +95,20 @@ async fn an_uncommitted_transaction_leaves_nothing() {
     let db = tdb.database().await;
     let mut tx = db.begin(Actor::Anonymous).await.unwrap();
     sqlx::query(
-        "INSERT INTO audit_logs (action, severity, outcome) VALUES ('LOGIN', 'LOW', 'success')",
+        "INSERT INTO audit_queue (action, severity, outcome) VALUES ('LOGIN', 'LOW', 'success')",
     )
     .execute(tx.conn())
     .await
     .unwrap();
     drop(tx);
+    db.seal_audit_now().await.unwrap();
     let mut admin = tdb.admin().await;
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_logs")
-        .fetch_one(&mut admin)
-        .await
-        .unwrap();
+    let n: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM audit_logs) + (SELECT count(*) FROM audit_queue)",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
     assert_eq!(n, 0);
     db.close().await;
 }

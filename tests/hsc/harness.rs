@@ -225,6 +225,11 @@ pub fn test_keyring() -> hsc::crypto::Keyring {
 pub const TEST_ENCRYPTION_KEY: &str =
     "0707070707070707070707070707070707070707070707070707070707070707";
 
+/// The audit chain key of the tests' in-process services.
+pub fn test_audit_key() -> hsc::crypto::AuditKey {
+    hsc::crypto::AuditKey(zeroize::Zeroizing::new([9u8; 32]))
+}
+
 /// A database of this test's own, dropped when the test ends.
 pub struct TestDb {
     pub name: String,
@@ -264,11 +269,12 @@ impl TestDb {
         server().url_pattern.replace("{db}", &self.name)
     }
 
-    /// hsc's own door to this database.
+    /// hsc's own door to this database, sealing audit rows with the tests' chain key.
     pub async fn database(&self) -> Database {
-        Database::connect_with(self.options(), 0, 4, None)
+        let db = Database::connect_with(self.options(), 0, 4, None)
             .await
-            .unwrap()
+            .unwrap();
+        hsc::services::audit::seal::install(db, &test_audit_key())
     }
 
     /// The services over this database with the default policy and a fixed test keyring.

@@ -470,7 +470,7 @@ async fn audit_rows_and_second_factors_belong_to_whoever_acts() {
     let (tdb, _svc) = TestDb::seeded().await;
     let mut admin = tdb.admin().await;
     let smith = user_id(&mut admin, "dr.smith@healthystellar.com").await;
-    let forge = "INSERT INTO audit_logs (user_id, action, severity, outcome) VALUES ($1, 'RECORD_VIEW', 'LOW', 'success')";
+    let forge = "INSERT INTO audit_queue (user_id, action, severity, outcome) VALUES ($1, 'RECORD_VIEW', 'LOW', 'success')";
     assert_eq!(
         probe(&tdb, As::Nobody, forge, &[smith], false).await,
         refused(DENIED)

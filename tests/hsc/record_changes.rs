@@ -241,7 +241,7 @@ async fn the_audit_row_and_the_change_commit_together_or_not_at_all() {
     .await
     .unwrap();
     sqlx::query(
-        "CREATE TRIGGER test_refuse_audit BEFORE INSERT ON audit_logs FOR EACH ROW \
+        "CREATE TRIGGER test_refuse_audit BEFORE INSERT ON audit_queue FOR EACH ROW \
          WHEN (NEW.action IN ('RECORD_UPDATE', 'RECORD_VIEW', 'RECORD_CREATE')) EXECUTE FUNCTION test_refuse_audit()",
     )
     .execute(&mut admin)
@@ -261,14 +261,14 @@ async fn the_audit_row_and_the_change_commit_together_or_not_at_all() {
     );
     // A view whose audit row cannot be written shows nothing.
     assert!(records::view(&svc, &client(), &smith, r).await.is_err());
-    sqlx::query("DROP TRIGGER test_refuse_audit ON audit_logs")
+    sqlx::query("DROP TRIGGER test_refuse_audit ON audit_queue")
         .execute(&mut admin)
         .await
         .unwrap();
 
     // 2. Everything is written, then the commit fails: neither the edit nor its audit row remains.
     sqlx::query(
-        "CREATE CONSTRAINT TRIGGER test_fail_commit AFTER INSERT ON audit_logs DEFERRABLE INITIALLY DEFERRED \
+        "CREATE CONSTRAINT TRIGGER test_fail_commit AFTER INSERT ON audit_queue DEFERRABLE INITIALLY DEFERRED \
          FOR EACH ROW WHEN (NEW.action = 'RECORD_UPDATE') EXECUTE FUNCTION test_refuse_audit()",
     )
     .execute(&mut admin)
@@ -283,7 +283,7 @@ async fn the_audit_row_and_the_change_commit_together_or_not_at_all() {
             .await
             .unwrap();
     assert_eq!(audit, 0);
-    sqlx::query("DROP TRIGGER test_fail_commit ON audit_logs")
+    sqlx::query("DROP TRIGGER test_fail_commit ON audit_queue")
         .execute(&mut admin)
         .await
         .unwrap();

@@ -177,7 +177,7 @@ impl World {
     async fn same_transaction(&mut self, grant: Uuid, action: &str) -> bool {
         sqlx::query_scalar(
             "SELECT (SELECT xmin::text FROM access_grants WHERE id = $1) \
-                  = (SELECT xmin::text FROM audit_logs WHERE action = $2 AND resource_id = $1 \
+                  = (SELECT (xact % 4294967296)::text FROM audit_logs WHERE action = $2 AND resource_id = $1 \
                      ORDER BY seq DESC LIMIT 1)",
         )
         .bind(grant)

@@ -1,4 +1,5 @@
-//! Audit rows, written inside the transaction of the event they describe (SPEC "Audit").
+//! Audit rows, written inside the transaction of the event they describe (SPEC "Audit"), then sealed
+//! into the append-only hash chain ([`seal`]) right after it commits.
 //! `details` carries ids, reasons and counts — never record content, passwords, codes or tokens.
 
 use serde_json::Value;
@@ -6,6 +7,9 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::db::DbError;
+
+pub mod chain;
+pub mod seal;
 
 /// How serious an event is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,14 +207,14 @@ impl Event {
     }
 }
 
-/// Appends `event` on `conn`, inside the caller's transaction.
+/// Queues `event` on `conn`, inside the caller's transaction; the commit seals it into the chain.
 pub async fn write(conn: &mut PgConnection, client: &Client, event: &Event) -> Result<(), DbError> {
     let (resource_type, resource_id) = match event.resource {
         Some((kind, id)) => (Some(kind), Some(id)),
         None => (None, None),
     };
     sqlx::query(
-        "INSERT INTO audit_logs (user_id, session_id, action, severity, resource_type, resource_id, patient_id, \
+        "INSERT INTO audit_queue (user_id, session_id, action, severity, resource_type, resource_id, patient_id, \
          ip_address, user_agent, outcome, details) \
          VALUES ($1, $2, $3, $4::audit_severity, $5, $6, $7, $8, $9, $10::audit_outcome, $11)",
     )
