@@ -2,6 +2,7 @@
 -- chain order, then whatever was still queued.
 DROP POLICY grants_read_emergency ON access_grants;
 DROP TABLE audit_reviews;
+DROP FUNCTION hsc_audit_head();
 DROP TABLE audit_chain;
 
 CREATE TABLE audit_logs_unchained (
@@ -30,14 +31,14 @@ INSERT INTO audit_logs_unchained (id, occurred_at, user_id, session_id, action, 
 SELECT e.id, e.occurred_at,
        (SELECT u.id FROM users u WHERE u.id = e.user_id),
        (SELECT s.id FROM sessions s WHERE s.id = e.session_id),
-       e.action, e.severity, e.resource_type, e.resource_id,
+       e.action, e.severity::audit_severity, e.resource_type, e.resource_id,
        (SELECT u.id FROM users u WHERE u.id = e.patient_id),
-       e.ip_address, e.user_agent, e.outcome, e.details
+       e.ip_address, e.user_agent, e.outcome::audit_outcome, e.details
 FROM (SELECT 0 AS part, seq AS n, id, occurred_at, user_id, session_id, action, severity, resource_type,
              resource_id, patient_id, ip_address, user_agent, outcome, details FROM audit_logs
       UNION ALL
-      SELECT 1, queued, id, occurred_at, user_id, session_id, action, severity, resource_type,
-             resource_id, patient_id, ip_address, user_agent, outcome, details FROM audit_queue) e
+      SELECT 1, queued, id, occurred_at, user_id, session_id, action, severity::text, resource_type,
+             resource_id, patient_id, ip_address, user_agent, outcome::text, details FROM audit_queue) e
 ORDER BY e.part, e.n;
 
 -- Dropping the chain is the one time its rows go: the triggers that refuse it go first.

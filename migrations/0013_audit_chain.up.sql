@@ -90,13 +90,15 @@ CREATE TABLE audit_logs (
     user_id uuid,
     session_id uuid,
     action text NOT NULL,
-    severity audit_severity NOT NULL,
+    -- Text rather than the enums the queue checks them with: text equality is leakproof, so the
+    -- viewer's severity and outcome filters can use their indexes under row-level security.
+    severity text NOT NULL,
     resource_type text,
     resource_id uuid,
     patient_id uuid,
     ip_address text,
     user_agent text,
-    outcome audit_outcome NOT NULL,
+    outcome text NOT NULL,
     details jsonb NOT NULL,
     prev_hash bytea NOT NULL,
     hash bytea NOT NULL,
@@ -170,6 +172,14 @@ CREATE TABLE audit_chain (
     occurred_at timestamptz
 );
 INSERT INTO audit_chain (seq, hash) VALUES (0, '\x0000000000000000000000000000000000000000000000000000000000000000');
+
+-- The head's sequence number, for the viewer's live tail (it follows rows after it); nothing secret.
+CREATE FUNCTION hsc_audit_head() RETURNS bigint
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT seq FROM audit_chain
+$$;
+REVOKE ALL ON FUNCTION hsc_audit_head() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hsc_audit_head() TO hsc_app;
 
 -- ---------------------------------------------------------------------------------------------
 -- An admin's "reviewed" mark on an event: added once, never changed (the mark is audited too).

@@ -136,6 +136,10 @@ pub enum Maintenance {
     UserAdministration,
     /// Moving queued audit rows into the hash chain (the only writer of `audit_logs`).
     AuditSeal,
+    /// Reading the whole hash chain back to check it (`hsc audit verify`), and auditing that check.
+    AuditVerify,
+    /// Reading every audit row a filter picks into a file (`hsc audit export`), and auditing that.
+    AuditExport,
 }
 
 /// Seals the audit rows that committed transactions queued into the hash chain. It lives in
@@ -391,6 +395,8 @@ pub const GUARDED_TABLES: &[&str] = &[
     "access_grants",
     "access_grant_records",
     "audit_logs",
+    "audit_queue",
+    "audit_reviews",
     "sessions",
     "mfa_devices",
     "mfa_backup_codes",

@@ -92,6 +92,13 @@ fn month(at: DateTime<Utc>) -> (i32, u32) {
 
 /// Seals up to [`BATCH`] queued rows in one transaction under the chain lock.
 async fn seal_batch(db: &Database, round: &mut Round) -> Result<u64, DbError> {
+    // Most commits after a read find the queue empty: one look, no lock.
+    let queued: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM audit_queue)")
+        .fetch_one(db.pool())
+        .await?;
+    if !queued {
+        return Ok(0);
+    }
     let mut tx = db.begin_maintenance(Maintenance::AuditSeal).await?;
     let (head_seq, head_hash): (i64, Vec<u8>) =
         sqlx::query_as("SELECT seq, hash FROM audit_chain FOR UPDATE")
@@ -144,8 +151,8 @@ async fn seal_batch(db: &Database, round: &mut Round) -> Result<u64, DbError> {
     sqlx::query(
         "INSERT INTO audit_logs (seq, id, occurred_at, xact, user_id, session_id, action, severity, resource_type, \
          resource_id, patient_id, ip_address, user_agent, outcome, details, prev_hash, hash) \
-         SELECT s.seq, q.id, q.occurred_at, q.xact, q.user_id, q.session_id, q.action, q.severity, q.resource_type, \
-                q.resource_id, q.patient_id, q.ip_address, q.user_agent, q.outcome, q.details, s.prev, s.hash \
+         SELECT s.seq, q.id, q.occurred_at, q.xact, q.user_id, q.session_id, q.action, q.severity::text, q.resource_type, \
+                q.resource_id, q.patient_id, q.ip_address, q.user_agent, q.outcome::text, q.details, s.prev, s.hash \
          FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[]) AS s (queued, seq, prev, hash) \
          JOIN audit_queue q ON q.queued = s.queued ORDER BY s.seq",
     )
