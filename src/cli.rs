@@ -1,7 +1,10 @@
 //! The command line (SPEC "Command line"). Usage errors exit with 2, as clap does.
 
-use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::services::audit::verify::{Bound, Checkpoint};
 use crate::services::users::Role;
 
 #[derive(Debug, Parser)]
@@ -37,6 +40,61 @@ pub enum Command {
     /// Manage the encryption keys of the data at rest.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Check the audit hash chain, record its head, export events.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute every link of the audit hash chain and name the first row that was changed,
+    /// removed, inserted or reordered, or a tail cut off. Exits 1 when the chain is broken.
+    Verify {
+        /// First row: a seq number, a date (YYYY-MM-DD, UTC) or an RFC 3339 time.
+        #[arg(long, value_name = "SEQ|DATE|TIME")]
+        from: Option<Bound>,
+        /// Last row: a seq number, a date (its last row) or an RFC 3339 time.
+        #[arg(long, value_name = "SEQ|DATE|TIME")]
+        to: Option<Bound>,
+        /// A head recorded earlier by `hsc audit checkpoint`: the chain must still reach it and
+        /// hold the same row there.
+        #[arg(long, value_name = "SEQ:HASH")]
+        checkpoint: Option<Checkpoint>,
+    },
+    /// Print the chain's head (seq and hash) to keep somewhere off this machine.
+    Checkpoint,
+    /// Write the audit events that match the filters to a file, as CSV or JSON Lines.
+    Export {
+        /// Events at or after this date or time.
+        #[arg(long)]
+        since: Option<String>,
+        /// Events before this date or time.
+        #[arg(long)]
+        until: Option<String>,
+        /// Events by this user (email or id).
+        #[arg(long)]
+        user: Option<String>,
+        /// Events about this patient (email or id).
+        #[arg(long)]
+        patient: Option<String>,
+        /// Events of this action, e.g. RECORD_VIEW.
+        #[arg(long)]
+        action: Option<String>,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
+        format: ExportFormat,
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// The file format of `hsc audit export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// Comma-separated values with a header row.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
 }
 
 #[derive(Debug, Subcommand)]

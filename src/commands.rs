@@ -1,5 +1,7 @@
 //! What each command does, and the one sentence it says when it cannot.
 
+mod audit;
+
 use crate::cli::{
     Cli, Command, ConfigCommand, KeysCommand, MigrateCommand, SessionsCommand, UserCommand,
 };
@@ -9,7 +11,8 @@ use crate::db::cluster::{ClusterOptions, LocalCluster};
 use crate::db::migrate::{self, MigrationError};
 use crate::db::{Database, DbError};
 use crate::logging;
-use crate::services::audit::{self, Client};
+use crate::services::audit::verify::VerifyError;
+use crate::services::audit::{Client, seal};
 use crate::services::keys::{self, RotateOptions, RotationError};
 use crate::services::seed::{self, SeedError};
 use crate::services::users::{self, NewUser};
@@ -38,6 +41,8 @@ pub enum CommandError {
     Service(#[from] ServiceError),
     #[error(transparent)]
     Rotation(#[from] RotationError),
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
     #[error("{0}")]
     Runtime(String),
 }
@@ -189,6 +194,7 @@ async fn dispatch(command: Option<Command>, config: Config) -> Result<(), Comman
         Some(Command::Keys(KeysCommand::Rotate { batch_size })) => {
             rotate_keys(&config, batch_size).await
         }
+        Some(Command::Audit(command)) => audit::run(command, &config).await,
         // Handled before the runtime starts.
         Some(Command::Config(_)) | Some(Command::Migrate(MigrateCommand::New { .. })) => Ok(()),
     }
@@ -204,7 +210,7 @@ async fn connect_current(config: &Config) -> Result<Database, CommandError> {
     let key = AuditKey::from_config(config)?;
     let db = connect(config).await?;
     migrate::require_current(&db).await?;
-    Ok(audit::seal::install(db, &key))
+    Ok(seal::install(db, &key))
 }
 
 /// Everything a service call needs, for a command that acts on users or sessions.
@@ -457,7 +463,7 @@ async fn demo(mut config: Config) -> Result<(), CommandError> {
         "applied {} migration(s); the schema is current",
         applied.len()
     );
-    let db = audit::seal::install(db, &audit_key);
+    let db = seal::install(db, &audit_key);
     db.require_confinement().await?;
     let summary = seed::run(&config, &db, &keyring).await?;
     println!(

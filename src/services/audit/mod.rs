@@ -9,7 +9,11 @@ use uuid::Uuid;
 use crate::db::DbError;
 
 pub mod chain;
+pub mod export;
+pub mod filter;
+pub mod query;
 pub mod seal;
+pub mod verify;
 
 /// How serious an event is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +111,7 @@ catalog! {
     AuditView => "AUDIT_VIEW", Low;
     AuditExport => "AUDIT_EXPORT", High;
     AuditVerify => "AUDIT_VERIFY", Low;
+    AuditReviewed => "AUDIT_REVIEWED", Low;
     UnauthorizedAccessAttempt => "UNAUTHORIZED_ACCESS_ATTEMPT", High;
     KeyRotation => "KEY_ROTATION", High;
 }
