@@ -6,10 +6,11 @@ use std::sync::Arc;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::msg::{
-    Effect, GrantResult, GrantWork, Msg, Outcome, RecordResult, RecordWork, SaveTarget,
+    AuditResult, AuditWork, Effect, GrantResult, GrantWork, Msg, Outcome, RecordResult, RecordWork,
+    SaveTarget,
 };
 use super::screens::records::browser::RecordPage;
-use crate::services::audit::Client;
+use crate::services::audit::{self, Client};
 use crate::services::grants;
 use crate::services::mfa::{self, Enrollment};
 use crate::services::records::{self, PAGE_SIZE};
@@ -154,6 +155,14 @@ impl Runner {
                     ticket,
                     Outcome::Grants(Box::new(grants_work(&svc, &client, &session, work).await)),
                 ),
+                Effect::Audit {
+                    ticket,
+                    session,
+                    work,
+                } => (
+                    ticket,
+                    Outcome::Audit(Box::new(audit_work(&svc, &client, &session, work).await)),
+                ),
                 Effect::EndSession {
                     ticket,
                     session,
@@ -292,6 +301,37 @@ async fn grants_work(
             grants::revoke(svc, client, session, grant, &reason)
                 .await
                 .map(Box::new),
+        ),
+    }
+}
+
+/// Does one piece of audit-trail work through the audit services (which write AUDIT_VIEW,
+/// AUDIT_REVIEWED and AUDIT_EXPORT themselves).
+async fn audit_work(
+    svc: &Services,
+    client: &Client,
+    session: &Session,
+    work: AuditWork,
+) -> AuditResult {
+    use audit::query;
+    match work {
+        AuditWork::List { filter, after } => AuditResult::Page(
+            query::list(svc, client, session, &filter, after, query::PAGE_SIZE).await,
+        ),
+        AuditWork::Newer { filter, after_seq } => {
+            AuditResult::Newer(query::newer(svc, client, session, &filter, after_seq).await)
+        }
+        AuditWork::Review { seq } => AuditResult::Reviewed {
+            seq,
+            result: query::mark_reviewed(svc, client, session, seq).await,
+        },
+        AuditWork::Export {
+            filter,
+            format,
+            path,
+        } => AuditResult::Exported(
+            audit::export::for_session(svc, client, session, &filter, format, &path, &|_, _| {})
+                .await,
         ),
     }
 }

@@ -53,6 +53,7 @@ commands! {
     TabAccount => "tab_account", "Account tab";
     TabRecords => "tab_records", "Records tab";
     TabGrants => "tab_grants", "Grants tab";
+    TabAudit => "tab_audit", "Audit tab";
     AddDevice => "add_device", "add an authenticator device";
     Rename => "rename", "rename the selected device";
     Remove => "remove", "remove the selected device";
@@ -66,6 +67,12 @@ commands! {
     NewGrant => "new_grant", "grant someone access to a patient's records";
     ChangeExpiry => "change_expiry", "extend or shorten the grant";
     Revoke => "revoke", "revoke the grant (with a reason)";
+    Follow => "follow", "follow new events live (on/off)";
+    ByUser => "by_user", "events by the selected event's user";
+    ByPatient => "by_patient", "events about the selected event's patient";
+    ByResource => "by_resource", "events on the selected event's record or resource";
+    Reviewed => "reviewed", "mark the event reviewed";
+    Export => "export", "export the filtered events to a file";
 }
 
 /// One key with its modifiers.
@@ -212,6 +219,7 @@ const DEFAULTS: &[(&str, Command)] = &[
     ("0", Command::TabAccount),
     ("1", Command::TabRecords),
     ("2", Command::TabGrants),
+    ("3", Command::TabAudit),
     ("n", Command::AddDevice),
     ("r", Command::Rename),
     ("d", Command::Remove),
@@ -225,6 +233,12 @@ const DEFAULTS: &[(&str, Command)] = &[
     ("n", Command::NewGrant),
     ("e", Command::ChangeExpiry),
     ("x", Command::Revoke),
+    ("t", Command::Follow),
+    ("u", Command::ByUser),
+    ("p", Command::ByPatient),
+    ("r", Command::ByResource),
+    ("v", Command::Reviewed),
+    ("x", Command::Export),
 ];
 
 impl Default for Keymap {

@@ -1,5 +1,8 @@
 //! Messages into `update`, and the effects it asks for.
 
+mod audit;
+pub use audit::{AuditResult, AuditWork};
+
 use std::fmt;
 use std::sync::Arc;
 
@@ -76,6 +79,8 @@ pub enum Outcome {
     Records(Box<RecordResult>),
     /// Access-grant work (the Grants tab).
     Grants(Box<GrantResult>),
+    /// Audit-trail work (the Audit tab).
+    Audit(Box<AuditResult>),
 }
 
 /// What access-grant work came back with. `Debug` shows ids and counts, no names or reasons.
@@ -280,6 +285,11 @@ pub enum Effect {
         ticket: Ticket,
         session: Session,
         work: GrantWork,
+    },
+    Audit {
+        ticket: Ticket,
+        session: Session,
+        work: AuditWork,
     },
     /// Leave the loop and restore the terminal.
     Exit,

@@ -9,6 +9,7 @@ use crate::services::users::UserSummary;
 
 use super::keymap::{Command, Keymap};
 use super::msg::{Leave, Ticket};
+use super::screens::audit::AuditTab;
 use super::screens::grants::GrantsTab;
 use super::screens::records::RecordsTab;
 use super::screens::{Screen, lock::LockScreen, login::Login};
@@ -87,6 +88,8 @@ pub struct State {
     pub records: Option<RecordsTab>,
     /// The Grants tab of a role that has one, once opened, until logout.
     pub grants: Option<GrantsTab>,
+    /// The Audit tab of a role that has one, once opened, until logout.
+    pub audit: Option<AuditTab>,
     /// Set while the idle lock hides everything.
     pub lock: Option<LockScreen>,
     /// "Log out and lose the open draft?", asked when quitting with one: Some(whether Yes has the
@@ -116,6 +119,7 @@ impl State {
             live: None,
             records: None,
             grants: None,
+            audit: None,
             lock: None,
             quit_ask: None,
             size,
@@ -141,6 +145,9 @@ impl State {
         if self.quit_ask.is_some() {
             return false;
         }
+        if let (Screen::Audit, Some(tab)) = (&self.screen, &self.audit) {
+            return tab.typing();
+        }
         match (&self.screen, &self.records, &self.grants) {
             (Screen::Records, Some(tab), _) => tab.typing(),
             (Screen::Grants, _, Some(tab)) => tab.typing(),
@@ -154,6 +161,9 @@ impl State {
         if self.quit_ask.is_some() {
             return ASKING;
         }
+        if let (Screen::Audit, Some(tab)) = (&self.screen, &self.audit) {
+            return tab.commands();
+        }
         match (&self.screen, &self.records, &self.grants) {
             (Screen::Records, Some(tab), _) => tab.commands(),
             (Screen::Grants, _, Some(tab)) => tab.commands(),
@@ -163,6 +173,9 @@ impl State {
 
     /// The title of the screen on show.
     pub fn title(&self) -> &'static str {
+        if let (Screen::Audit, Some(tab)) = (&self.screen, &self.audit) {
+            return tab.title();
+        }
         match (&self.screen, &self.records, &self.grants) {
             (Screen::Records, Some(tab), _) => tab.title(),
             (Screen::Grants, _, Some(tab)) => tab.title(),
@@ -207,6 +220,12 @@ impl State {
                 }
                 return;
             }
+            Screen::Audit => {
+                if let Some(tab) = &mut self.audit {
+                    tab.show_note(note);
+                }
+                return;
+            }
         };
         *slot = Some(note);
     }
@@ -231,6 +250,7 @@ impl State {
         self.live = None;
         self.records = None;
         self.grants = None;
+        self.audit = None;
         self.lock = None;
         self.quit_ask = None;
         self.help = false;
@@ -241,6 +261,7 @@ impl State {
     pub fn logged_in(&mut self, session: Session) {
         self.records = None;
         self.grants = None;
+        self.audit = None;
         self.quit_ask = None;
         self.live = Some(Live {
             session,

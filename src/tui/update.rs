@@ -15,7 +15,7 @@ use super::state::{LEAVE_GRACE, Note, SESSION_CHECK, State, TOUCH_EVERY};
 mod results;
 mod tabs;
 use results::on_done;
-use tabs::{show_grants, show_records, with_grants, with_records};
+use tabs::{show_audit, show_grants, show_records, with_audit, with_grants, with_records};
 
 /// Handles one message at time `now`.
 pub fn update(state: &mut State, msg: Msg, now: Instant) -> Vec<Effect> {
@@ -73,6 +73,7 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
             Command::TabAccount,
             Command::TabRecords,
             Command::TabGrants,
+            Command::TabAudit,
         ]);
         state.settings.keymap.command_among(&key, &wanted)
     };
@@ -99,7 +100,7 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
     // The digits switch between the tabs of a signed-in session (not from a text field).
     let on_a_tab = matches!(
         state.screen,
-        Screen::Account(_) | Screen::Records | Screen::Grants
+        Screen::Account(_) | Screen::Records | Screen::Grants | Screen::Audit
     );
     if on_a_tab && !typing {
         match command {
@@ -111,6 +112,9 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
             }
             Some(Command::TabGrants) if !matches!(state.screen, Screen::Grants) => {
                 return show_grants(state);
+            }
+            Some(Command::TabAudit) if !matches!(state.screen, Screen::Audit) => {
+                return show_audit(state);
             }
             _ => {}
         }
@@ -131,6 +135,7 @@ fn on_paste(state: &mut State, text: &str) -> Vec<Effect> {
         Screen::BackupCodes(_) => {}
         Screen::Records => return with_records(state, |tab, cx| tab.paste(text, cx)),
         Screen::Grants => return with_grants(state, |tab, cx| tab.paste(text, cx)),
+        Screen::Audit => return with_audit(state, |tab, cx| tab.paste(text, cx)),
     }
     Vec::new()
 }
@@ -142,9 +147,12 @@ fn screen_key(state: &mut State, key: KeyEvent, command: Option<Command>) -> Vec
     if matches!(state.screen, Screen::Grants) {
         return with_grants(state, |tab, cx| tab.key(key, command, cx));
     }
+    if matches!(state.screen, Screen::Audit) {
+        return with_audit(state, |tab, cx| tab.key(key, command, cx));
+    }
     let ticket = state.ticket();
     match &mut state.screen {
-        Screen::Records | Screen::Grants => Vec::new(),
+        Screen::Records | Screen::Grants | Screen::Audit => Vec::new(),
         Screen::Login(s) => match s.key(key, command) {
             login::Intent::Nothing => Vec::new(),
             login::Intent::SignIn { email, password } => {
@@ -415,6 +423,10 @@ fn on_tick(state: &mut State) -> Vec<Effect> {
     // A save waiting out an outage is retried even while the tab or the lock hides it.
     effects.extend(with_records(state, |tab, cx| tab.tick(cx)));
     effects.extend(with_grants(state, |tab, cx| tab.tick(cx)));
+    // The live tail follows only while the Audit tab is on show and unlocked.
+    if matches!(state.screen, Screen::Audit) && state.lock.is_none() {
+        effects.extend(with_audit(state, |tab, cx| tab.tick(cx)));
+    }
     if state.lock.is_none() && state.idle_left().is_some_and(|left| left.is_zero()) {
         effects.extend(lock_now(state));
     }
@@ -467,5 +479,6 @@ fn waiting(state: &State) -> bool {
         Screen::BackupCodes(_) => false,
         Screen::Records => state.records.as_ref().is_some_and(|t| t.busy()),
         Screen::Grants => state.grants.as_ref().is_some_and(|t| t.busy()),
+        Screen::Audit => state.audit.as_ref().is_some_and(|t| t.busy()),
     }
 }

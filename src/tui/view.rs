@@ -81,6 +81,18 @@ pub fn draw(state: &State, f: &mut Frame) {
                     tab.view(f, inner, &look);
                 }
             }
+            Screen::Audit => {
+                if let (Some(tab), Some(live)) = (&state.audit, &state.live) {
+                    let look = Look {
+                        theme,
+                        keys: &state.settings.keymap,
+                        ticks: state.ticks,
+                        access: Access::of(live.user().role),
+                        utc_today: state.utc_today,
+                    };
+                    tab.view(f, inner, &look);
+                }
+            }
         },
     }
     if let (Some(yes), None) = (state.quit_ask, &state.lock) {
@@ -150,6 +162,14 @@ fn header(state: &State, f: &mut Frame, area: Rect) {
                 Command::TabGrants,
                 "Grants",
                 matches!(state.screen, Screen::Grants),
+            ));
+            spans.push(Span::raw(" "));
+        }
+        if has_audit(state) {
+            spans.push(tab(
+                Command::TabAudit,
+                "Audit",
+                matches!(state.screen, Screen::Audit),
             ));
             spans.push(Span::raw(" "));
         }
@@ -241,6 +261,7 @@ fn help(state: &State, f: &mut Frame, area: Rect) {
     // A role without a Records tab has no key for it.
     commands.retain(|c| *c != Command::TabRecords || state.records.is_some());
     commands.retain(|c| *c != Command::TabGrants || has_grants(state));
+    commands.retain(|c| *c != Command::TabAudit || has_audit(state));
     if state.lock.is_some() {
         commands = vec![Command::Submit];
     }
@@ -290,4 +311,12 @@ fn has_grants(state: &State) -> bool {
         .live
         .as_ref()
         .is_some_and(|l| GrantView::of(l.user().role).is_some())
+}
+
+/// Whether the signed-in role has an Audit tab.
+fn has_audit(state: &State) -> bool {
+    state
+        .live
+        .as_ref()
+        .is_some_and(|l| crate::services::audit::query::may_view(l.user().role))
 }

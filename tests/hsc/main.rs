@@ -4,6 +4,10 @@
 mod harness;
 
 mod accounts;
+mod audit;
+mod audit_console;
+mod audit_export;
+mod audit_viewer;
 mod auth;
 mod cli;
 mod cluster;

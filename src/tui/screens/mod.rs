@@ -1,6 +1,7 @@
 //! One module per screen: its state, how it handles keys and results, and how it draws.
 
 pub mod account;
+pub mod audit;
 pub mod backup;
 pub mod code;
 pub mod common;
@@ -25,6 +26,8 @@ pub enum Screen {
     Records,
     /// The Grants tab; its state is `State::grants`.
     Grants,
+    /// The Audit tab; its state is `State::audit`.
+    Audit,
 }
 
 impl Screen {
@@ -34,7 +37,7 @@ impl Screen {
             Screen::Login(_) | Screen::Code(_) | Screen::Enroll(_) => true,
             Screen::BackupCodes(_) => false,
             Screen::Account(a) => a.typing(),
-            Screen::Records | Screen::Grants => false,
+            Screen::Records | Screen::Grants | Screen::Audit => false,
         }
     }
 
@@ -48,6 +51,7 @@ impl Screen {
             Screen::Account(_) => "Account",
             Screen::Records => "Records",
             Screen::Grants => "Grants",
+            Screen::Audit => "Audit",
         }
     }
 
@@ -68,10 +72,11 @@ impl Screen {
                 Command::Refresh,
                 Command::TabRecords,
                 Command::TabGrants,
+                Command::TabAudit,
                 Command::Back,
                 Command::Quit,
             ],
-            Screen::Records | Screen::Grants => &[],
+            Screen::Records | Screen::Grants | Screen::Audit => &[],
         }
     }
 }

@@ -273,6 +273,19 @@ impl<L: Listing> Paged<L> {
         }
     }
 
+    /// Shows the list for `text` as if it had been typed into the filter line (a jump from one
+    /// row to the rows related to it).
+    pub fn filter_to(&mut self, text: &str, cx: &mut Cx) {
+        self.filter_field = Field::new("Filter", 200).with_value(text);
+        self.filtering = false;
+        self.apply_filter(cx);
+    }
+
+    /// Whether the first page of the current filter is on show (and no other is on its way).
+    pub fn at_first_page(&self) -> bool {
+        self.after.is_none() && self.earlier.is_empty() && self.loading.is_none()
+    }
+
     /// The heartbeat: once typing in the filter has paused for `FILTER_PAUSE`, the list is asked for.
     pub fn tick(&mut self, cx: &mut Cx) {
         if self

@@ -24,6 +24,7 @@ use crate::services::mfa::{BackupCodes, Enrollment};
 use crate::services::sessions::Session;
 use crate::services::users::{Role, UserSummary};
 
+mod audit;
 mod behaviour;
 mod grants;
 mod grants_forms;
@@ -116,6 +117,7 @@ impl Console {
                 | Effect::RecordLock { ticket, .. }
                 | Effect::Records { ticket, .. }
                 | Effect::Grants { ticket, .. }
+                | Effect::Audit { ticket, .. }
                 | Effect::EndSession { ticket, .. },
             ] => *ticket,
             other => panic!("expected one effect, got {other:?}"),

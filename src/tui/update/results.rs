@@ -1,7 +1,7 @@
 //! How the results of database work change the console: each is matched to the ticket it was
 //! started with; anything no longer awaited is dropped.
 
-use super::tabs::{grants_done, land, records_done};
+use super::tabs::{audit_done, grants_done, land, records_done};
 use super::{end_live, lock, show_account};
 use crate::db::DbError;
 use crate::services::ServiceError;
@@ -82,6 +82,7 @@ pub(super) fn on_done(state: &mut State, ticket: Ticket, outcome: Outcome) -> Ve
     let outcome = match outcome {
         Outcome::Records(result) => return records_done(state, ticket, *result),
         Outcome::Grants(result) => return grants_done(state, ticket, *result),
+        Outcome::Audit(result) => return audit_done(state, ticket, *result),
         other => other,
     };
     match (&mut state.screen, outcome) {
@@ -245,6 +246,7 @@ fn ended_elsewhere(outcome: &Outcome) -> bool {
         Outcome::Unlocked(r) => ended(r.as_ref().err()),
         Outcome::Records(r) => ended(r.error()),
         Outcome::Grants(r) => ended(r.error()),
+        Outcome::Audit(r) => ended(r.error()),
         _ => false,
     }
 }

@@ -1,12 +1,14 @@
-//! How keys, pastes, ticks and results reach the Records and Grants tabs: each gets a `Cx` with the
+//! How keys, pastes, ticks and results reach the Records, Grants and Audit tabs: each gets a `Cx` with the
 //! session, the tickets and the clock `update` was given, and whatever the pages asked for comes
 //! back as effects.
 
 use super::{quit, show_account};
+use crate::services::audit::query as audit_query;
 use crate::services::grants::GrantView;
 use crate::services::records::Access;
-use crate::tui::msg::{Effect, GrantResult, RecordResult, Ticket};
+use crate::tui::msg::{AuditResult, Effect, GrantResult, RecordResult, Ticket};
 use crate::tui::screens::Screen;
+use crate::tui::screens::audit::AuditTab;
 use crate::tui::screens::grants::GrantsTab;
 use crate::tui::screens::records::{Cx, RecordsTab};
 use crate::tui::state::State;
@@ -56,6 +58,22 @@ fn records_slot(state: &mut State) -> &mut Option<RecordsTab> {
 
 fn grants_slot(state: &mut State) -> &mut Option<GrantsTab> {
     &mut state.grants
+}
+
+fn audit_slot(state: &mut State) -> &mut Option<AuditTab> {
+    &mut state.audit
+}
+
+/// Runs `f` on the Audit tab, if it is open.
+pub(super) fn with_audit(state: &mut State, f: impl FnOnce(&mut AuditTab, &mut Cx)) -> Vec<Effect> {
+    if state.audit.is_none() {
+        return Vec::new();
+    }
+    in_tab(state, audit_slot, |tab, cx| {
+        if let Some(tab) = tab {
+            f(tab, cx);
+        }
+    })
 }
 
 /// Runs `f` on the Records tab, if this role has one.
@@ -133,6 +151,26 @@ pub(super) fn show_grants(state: &mut State) -> Vec<Effect> {
             *tab = Some(GrantsTab::open(view, max_days, cx));
         }
     })
+}
+
+/// Shows the Audit tab, opening it (first page on its way) if this session has none yet.
+pub(super) fn show_audit(state: &mut State) -> Vec<Effect> {
+    let Some(role) = state.live.as_ref().map(|l| l.user().role) else {
+        return Vec::new();
+    };
+    if !audit_query::may_view(role) {
+        return Vec::new();
+    }
+    state.screen = Screen::Audit;
+    in_tab(state, audit_slot, |tab, cx| {
+        if tab.is_none() {
+            *tab = Some(AuditTab::open(role, cx));
+        }
+    })
+}
+
+pub(super) fn audit_done(state: &mut State, ticket: Ticket, result: AuditResult) -> Vec<Effect> {
+    with_audit(state, |tab, cx| tab.done(ticket, result, cx))
 }
 
 pub(super) fn records_done(state: &mut State, ticket: Ticket, result: RecordResult) -> Vec<Effect> {

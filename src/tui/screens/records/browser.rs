@@ -104,6 +104,7 @@ impl Browser {
                 Command::BreakGlass,
                 Command::Refresh,
                 Command::TabGrants,
+                Command::TabAudit,
                 Command::TabAccount,
                 Command::Back,
                 Command::Quit,

@@ -29,7 +29,7 @@ use crate::services::ServiceError;
 use crate::services::records::{Access, EmergencyGrant, Saved};
 use crate::services::sessions::Session;
 use crate::tui::keymap::{Command, Keymap};
-use crate::tui::msg::{Effect, GrantWork, RecordResult, RecordWork, Ticket};
+use crate::tui::msg::{AuditWork, Effect, GrantWork, RecordResult, RecordWork, Ticket};
 use crate::tui::state::{Note, Tickets};
 use crate::tui::theme::Theme;
 use crate::tui::widgets::text::clip;
@@ -92,6 +92,16 @@ impl<'a> Cx<'a> {
     }
 
     /// Asks the runner for access-grant `work` (the Grants tab); the answer carries the ticket.
+    pub fn audit_work(&mut self, work: AuditWork) -> Ticket {
+        let ticket = self.tickets.issue();
+        self.effects.push(Effect::Audit {
+            ticket,
+            session: self.session.clone(),
+            work,
+        });
+        ticket
+    }
+
     pub fn grant_work(&mut self, work: GrantWork) -> Ticket {
         let ticket = self.tickets.issue();
         self.effects.push(Effect::Grants {
