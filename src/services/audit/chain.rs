@@ -21,7 +21,7 @@ const ENCODING: &[u8] = b"hsc-audit-v1\0";
 
 /// One audit row as the chain signs it. `details` is PostgreSQL's text form of the jsonb value, which
 /// is canonical (keys sorted, whitespace fixed), so it reads back byte for byte.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
 pub struct Entry {
     pub id: Uuid,
     pub occurred_at: DateTime<Utc>,

@@ -4,7 +4,6 @@ use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
-use uuid::Uuid;
 
 use super::{BadRow, Progress, VerifyError};
 use crate::crypto::AuditKey;
@@ -65,7 +64,7 @@ impl Scan {
     pub(super) fn new(key: &AuditKey) -> Scan {
         Scan {
             linker: Linker::new(key),
-            entry: blank_entry(),
+            entry: Entry::default(),
             verified: 0,
         }
     }
@@ -175,24 +174,6 @@ impl Scan {
     }
 }
 
-fn blank_entry() -> Entry {
-    Entry {
-        id: Uuid::nil(),
-        occurred_at: DateTime::UNIX_EPOCH,
-        xact: 0,
-        user_id: None,
-        session_id: None,
-        action: String::new(),
-        severity: String::new(),
-        resource_type: None,
-        resource_id: None,
-        patient_id: None,
-        ip_address: None,
-        user_agent: None,
-        outcome: String::new(),
-        details: String::new(),
-    }
-}
 
 /// The scan's column positions, found by name once per query shape so [`ENTRY_COLUMNS`] may change.
 struct Columns {
