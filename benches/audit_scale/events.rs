@@ -183,20 +183,8 @@ pub fn generate(world: &World, tx: mpsc::Sender<Piece>) -> Counts {
         last_at: world.start,
     };
     let mut e = Entry {
-        id: Uuid::nil(),
         occurred_at: world.start,
-        xact: 0,
-        user_id: None,
-        session_id: None,
-        action: String::new(),
-        severity: String::new(),
-        resource_type: None,
-        resource_id: None,
-        patient_id: None,
-        ip_address: None,
-        user_agent: None,
-        outcome: String::new(),
-        details: String::new(),
+        ..Entry::default()
     };
     let mut prev = GENESIS;
     let mut month = None;

@@ -145,7 +145,14 @@ pub enum Maintenance {
 /// Seals the audit rows that committed transactions queued into the hash chain. It lives in
 /// `services::audit::seal` (it needs the chain key); the door only calls it after every commit.
 pub trait AuditSealing: Send + Sync {
-    /// Seals everything queued so far; returns how many rows it sealed.
+    /// After a commit: seals what it queued, or leaves it to a round of this process under way.
+    fn after_commit<'a>(
+        &'a self,
+        db: &'a Database,
+    ) -> Pin<Box<dyn Future<Output = Result<u64, DbError>> + Send + 'a>>;
+
+    /// Seals everything committed so far (waiting for a round under way); returns how many rows
+    /// it sealed.
     fn seal<'a>(
         &'a self,
         db: &'a Database,
@@ -192,7 +199,7 @@ impl ActingTx {
     /// Commits, then seals the audit rows this transaction queued into the chain.
     pub async fn commit(self) -> Result<(), DbError> {
         self.tx.commit().await.map_err(DbError::from_sqlx)?;
-        self.db.seal_audit().await;
+        self.db.seal_after_commit().await;
         Ok(())
     }
 }
@@ -217,7 +224,7 @@ impl MaintenanceTx {
     pub async fn commit(self) -> Result<(), DbError> {
         self.tx.commit().await.map_err(DbError::from_sqlx)?;
         if self.purpose != Maintenance::AuditSeal {
-            self.db.seal_audit().await;
+            self.db.seal_after_commit().await;
         }
         Ok(())
     }
@@ -287,12 +294,19 @@ impl Database {
         self
     }
 
-    /// Seals what is queued now. A failure is logged, not returned: the rows stay queued, durable,
-    /// and the next commit of any hsc seals them.
-    pub async fn seal_audit(&self) {
+    /// After a commit: seals what it queued. A failure is logged, not returned: the rows stay
+    /// queued, durable, and the next commit of any hsc seals them.
+    async fn seal_after_commit(&self) {
         if let Some(sealing) = &self.sealing
-            && let Err(e) = sealing.seal(self).await
+            && let Err(e) = sealing.after_commit(self).await
         {
+            tracing::warn!(error = %e, "audit rows stay queued: sealing them into the chain failed");
+        }
+    }
+
+    /// Seals everything committed so far; a failure is logged, as after a commit.
+    pub async fn seal_audit(&self) {
+        if let Err(e) = self.seal_audit_now().await {
             tracing::warn!(error = %e, "audit rows stay queued: sealing them into the chain failed");
         }
     }
@@ -364,12 +378,6 @@ impl Database {
                 .execute(&mut *tx)
                 .await?;
         }
-        if purpose == Maintenance::AuditSeal {
-            // The queued rows are already durable; a seal lost in a crash is simply sealed again.
-            sqlx::query("SET LOCAL synchronous_commit = off")
-                .execute(&mut *tx)
-                .await?;
-        }
         Ok(MaintenanceTx {
             tx,
             purpose,
@@ -381,8 +389,12 @@ impl Database {
         &self.pool
     }
 
-    /// Closes every connection (the private cluster's lease is released when this is dropped).
+    /// Seals what is still queued, then closes every connection (the private cluster's lease is
+    /// released when this is dropped).
     pub async fn close(&self) {
+        if self.sealing.is_some() {
+            self.seal_audit().await;
+        }
         self.pool.close().await;
     }
 }

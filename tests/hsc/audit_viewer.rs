@@ -229,7 +229,9 @@ async fn every_filter_finds_exactly_its_events_and_a_page_is_audited_with_it() {
     assert_eq!(details["filter"]["action"], "RECORD_VIEW");
     assert_eq!(details["filter"]["outcome"], "success");
     assert_eq!(details["events"], page.events.len());
-    assert_eq!(details["page"], "first");
+    assert_eq!(details["after"], Value::Null, "the first page");
+    assert_eq!(details["newest_seq"], page.events[0].seq);
+    assert_eq!(details["oldest_seq"], page.events.last().unwrap().seq);
 
     // A name that fits more than one person, or no one, is one sentence and no AUDIT_VIEW row.
     let views = count(&mut admin, "action = 'AUDIT_VIEW'").await;

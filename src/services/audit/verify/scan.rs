@@ -174,7 +174,6 @@ impl Scan {
     }
 }
 
-
 /// The scan's column positions, found by name once per query shape so [`ENTRY_COLUMNS`] may change.
 struct Columns {
     seq: usize,
