@@ -426,6 +426,7 @@ fn console_settings(config: &Config) -> Result<Settings, CommandError> {
         theme,
         idle_lock: config.timeouts.idle_lock,
         grant_max_days: config.grant_max_days,
+        exports_dir: config.data_dir.join("exports"),
     })
 }
 

@@ -329,9 +329,29 @@ async fn audit_work(
             filter,
             format,
             path,
-        } => AuditResult::Exported(
-            audit::export::for_session(svc, client, session, &filter, format, &path, &|_, _| {})
+        } => {
+            // The exports folder is hsc's own: made on first use, for its owner only.
+            if let Some(dir) = path.parent()
+                && let Err(e) = crate::crypto::create_private_dir(dir)
+            {
+                return AuditResult::Exported(Err(ServiceError::Invalid(format!(
+                    "The exports folder {} could not be made ({}); nothing was written.",
+                    dir.display(),
+                    e.kind()
+                ))));
+            }
+            AuditResult::Exported(
+                audit::export::for_session(
+                    svc,
+                    client,
+                    session,
+                    &filter,
+                    format,
+                    &path,
+                    &|_, _| {},
+                )
                 .await,
-        ),
+            )
+        }
     }
 }

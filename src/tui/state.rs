@@ -78,6 +78,9 @@ pub struct Settings {
     pub idle_lock: Duration,
     /// How many days ahead a grant's expiry may be set (`HSC_GRANT_MAX_DAYS`).
     pub grant_max_days: u32,
+    /// Where the Audit tab writes exports (`<data dir>/exports`): a person at the console names
+    /// a file, never a place on the server.
+    pub exports_dir: std::path::PathBuf,
 }
 
 #[derive(Debug)]

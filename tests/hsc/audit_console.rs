@@ -73,7 +73,7 @@ async fn the_admins_trail_follows_new_events_and_exports_them() {
         chrono::Utc::now().date_naive().format("%Y-%m-%d")
     );
     assert!(screen.contains(&name), "{screen}");
-    let file = home.path().join(&name);
+    let file = home.data_dir().join("exports").join(&name);
     let meta = std::fs::metadata(&file).unwrap();
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
     let text = std::fs::read_to_string(&file).unwrap();

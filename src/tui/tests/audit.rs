@@ -457,22 +457,50 @@ fn the_filtered_events_export_after_a_confirm_that_names_the_file() {
             (
                 &AuditFilter::default(),
                 Format::Jsonl,
-                Some("hsc-audit-2026-11-27.jsonl")
+                Some("/srv/hsc/exports/hsc-audit-2026-11-27.jsonl")
             )
         );
         answer(
             &mut c,
             AuditResult::Exported(Ok(Exported {
                 rows: 2,
-                path: "hsc-audit-2026-11-27.jsonl".into(),
+                path: "/srv/hsc/exports/hsc-audit-2026-11-27.jsonl".into(),
             })),
         );
         let screen = c.screen();
         assert!(
-            screen.contains("Exported 2 events to hsc-audit-2026-11-27.jsonl"),
+            screen.contains("Exported 2 events to /srv/hsc/exports/hsc-audit-2026-11-27.jsonl"),
             "{screen}"
         );
     }
+}
+
+#[test]
+fn an_export_names_a_file_in_the_exports_folder_never_a_place() {
+    let mut c = on_audit(admin(), (120, 40), events());
+    c.key(KeyCode::Char('x'));
+    for _ in 0..40 {
+        c.key(KeyCode::Backspace);
+    }
+    for bad in [
+        "../../root/.ssh/authorized_keys",
+        "/etc/cron.d/x",
+        ".hidden",
+    ] {
+        c.type_text(bad);
+        c.key(KeyCode::Enter);
+        assert!(c.effects.is_empty(), "{bad}");
+        let screen = c.screen();
+        assert!(
+            screen.contains("is not a plain file name"),
+            "{bad}: {screen}"
+        );
+        for _ in 0..bad.len() {
+            c.key(KeyCode::Backspace);
+        }
+    }
+    c.key(KeyCode::Enter);
+    assert!(c.screen().contains("Name the file to write the events to."));
 }
 
 #[test]

@@ -66,6 +66,7 @@ impl Console {
             theme: Theme::new(Palette::Default),
             idle_lock: Duration::from_secs(15 * 60),
             grant_max_days: 730,
+            exports_dir: "/srv/hsc/exports".into(),
         };
         let mut state = State::new(settings, size, now);
         state.today = chrono::NaiveDate::from_ymd_opt(2026, 11, 27);

@@ -161,10 +161,11 @@ pub(super) fn show_audit(state: &mut State) -> Vec<Effect> {
     if !audit_query::may_view(role) {
         return Vec::new();
     }
+    let exports = state.settings.exports_dir.clone();
     state.screen = Screen::Audit;
     in_tab(state, audit_slot, |tab, cx| {
         if tab.is_none() {
-            *tab = Some(AuditTab::open(role, cx));
+            *tab = Some(AuditTab::open(role, exports, cx));
         }
     })
 }

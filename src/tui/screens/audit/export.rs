@@ -1,6 +1,7 @@
 //! Exporting the events on show to a file: the format, the file's name, then a confirm modal that
 //! says what will be written where — and that the export itself goes on the audit trail as
-//! AUDIT_EXPORT (HIGH). The file is written where hsc runs, readable by its owner only.
+//! AUDIT_EXPORT (HIGH). The file goes into hsc's exports folder on the machine hsc runs on (over SSH,
+//! the server), readable by its owner only: a person at the console names a file, never a place.
 
 use std::path::PathBuf;
 
@@ -23,13 +24,32 @@ use crate::tui::widgets::field::Field;
 use crate::tui::widgets::modal;
 
 /// The longest file name the form takes.
-const MAX_PATH: usize = 400;
+const MAX_NAME: usize = 100;
+
+/// Why `name` cannot name an export file, if it cannot: a plain name of letters, digits, `.`, `-`
+/// and `_`, not starting with a dot — no folders, nothing hidden.
+pub fn name_problem(name: &str) -> Option<String> {
+    let plain = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    if name.is_empty() {
+        Some("Name the file to write the events to.".into())
+    } else if !plain || name.starts_with('.') {
+        Some(format!(
+            "{name:?} is not a plain file name: use letters, digits, '.', '-' and '_' only (no folders); it goes into the exports folder."
+        ))
+    } else {
+        None
+    }
+}
 
 #[derive(Debug)]
 pub struct ExportForm {
     filter: AuditFilter,
     /// "every event you may see", "the events matching …".
     what: String,
+    /// The exports folder the file goes into.
+    dir: PathBuf,
     pub format: Format,
     pub path: Field,
     /// The file name the form started with (it follows the format until edited).
@@ -50,7 +70,7 @@ fn extension(format: Format) -> &'static str {
 }
 
 impl ExportForm {
-    pub fn new(filter: AuditFilter, what: String, cx: &Cx) -> ExportForm {
+    pub fn new(filter: AuditFilter, what: String, dir: PathBuf, cx: &Cx) -> ExportForm {
         let day = cx
             .utc_today
             .map(|d| d.format("%Y-%m-%d").to_string())
@@ -59,8 +79,9 @@ impl ExportForm {
         ExportForm {
             filter,
             what,
+            dir,
             format: Format::Csv,
-            path: Field::new("File", MAX_PATH).with_value(&format!("{default_stem}.csv")),
+            path: Field::new("File", MAX_NAME).with_value(&format!("{default_stem}.csv")),
             default_stem,
             on_path: true,
             confirm: None,
@@ -106,7 +127,7 @@ impl ExportForm {
             Format::Jsonl => Format::Csv,
         };
         if was_default {
-            self.path = Field::new("File", MAX_PATH).with_value(&format!(
+            self.path = Field::new("File", MAX_NAME).with_value(&format!(
                 "{}.{}",
                 self.default_stem,
                 extension(self.format)
@@ -131,7 +152,7 @@ impl ExportForm {
                 self.waiting = Some(cx.audit_work(AuditWork::Export {
                     filter: self.filter.clone(),
                     format: self.format,
-                    path: PathBuf::from(self.path.value().trim()),
+                    path: self.target(),
                 }));
             } else if matches!(command, Some(Command::Submit | Command::Back)) {
                 self.confirm = None;
@@ -141,14 +162,13 @@ impl ExportForm {
         match command {
             Some(Command::Back) => return true,
             Some(Command::NextField | Command::PrevField) => self.on_path = !self.on_path,
-            Some(Command::Submit) => {
-                if self.path.value().trim().is_empty() {
-                    self.note = Some(Note::Error("Name the file to write the events to.".into()));
-                } else {
+            Some(Command::Submit) => match name_problem(self.path.value().trim()) {
+                Some(problem) => self.note = Some(Note::Error(problem)),
+                None => {
                     self.note = None;
                     self.confirm = Some(false);
                 }
-            }
+            },
             _ if !self.on_path => {
                 if matches!(
                     key.code,
@@ -165,6 +185,11 @@ impl ExportForm {
             }
         }
         false
+    }
+
+    /// The file the export writes: the name in the exports folder.
+    fn target(&self) -> PathBuf {
+        self.dir.join(self.path.value().trim())
     }
 
     /// The export came back: a note for the list when it is written, or the sentence here.
@@ -203,8 +228,9 @@ impl ExportForm {
                 Line::styled("Export audit events", theme.title),
                 Line::from(
                     inert(&format!(
-                        "Writes {} to a new file where hsc runs.",
-                        self.what
+                        "Writes {} to a new file in {}.",
+                        self.what,
+                        self.dir.display()
                     ))
                     .into_owned(),
                 ),
@@ -248,7 +274,7 @@ impl ExportForm {
                         "Write {} as {} to {}?",
                         self.what,
                         extension(self.format).to_uppercase(),
-                        self.path.value().trim()
+                        self.target().display()
                     ))
                     .into_owned(),
                 ),

@@ -73,6 +73,8 @@ struct Polling {
 #[derive(Debug)]
 pub struct AuditTab {
     pub role: Role,
+    /// Where exports go.
+    exports: std::path::PathBuf,
     pub list: Paged<Events>,
     /// The chain's last sequence number when the list or the tail was last read.
     head: Option<i64>,
@@ -87,11 +89,12 @@ pub struct AuditTab {
 
 impl AuditTab {
     /// The tab, with its first page on the way.
-    pub fn open(role: Role, cx: &mut Cx) -> AuditTab {
+    pub fn open(role: Role, exports: std::path::PathBuf, cx: &mut Cx) -> AuditTab {
         let mut list = Paged::new();
         list.reload(cx);
         AuditTab {
             role,
+            exports,
             list,
             head: None,
             follow: true,
@@ -225,7 +228,12 @@ impl AuditTab {
                 ));
             }
             Some(Command::Export) => {
-                let form = ExportForm::new(self.list.filter.clone(), self.describe_filter(), cx);
+                let form = ExportForm::new(
+                    self.list.filter.clone(),
+                    self.describe_filter(),
+                    self.exports.clone(),
+                    cx,
+                );
                 self.page = Some(Page::Export(Box::new(form)));
             }
             Some(c) => {
