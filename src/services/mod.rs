@@ -95,6 +95,16 @@ pub struct Services {
     pub policy: Policy,
 }
 
+/// Plans each of the transaction's statements for its own values, so a list's absent filter parts
+/// fold away and a present one can use its index.
+pub(crate) async fn custom_plans(conn: &mut sqlx::PgConnection) -> Result<(), ServiceError> {
+    sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan")
+        .execute(conn)
+        .await
+        .map_err(DbError::from)?;
+    Ok(())
+}
+
 /// Writes UNAUTHORIZED_ACCESS_ATTEMPT for `session` (about `resource`, if any) and commits it, then
 /// returns the refusal: every request a role may not make is on the audit trail.
 pub(crate) async fn refuse(

@@ -22,11 +22,11 @@ use uuid::Uuid;
 
 use self::file::{Target, TempFile};
 use super::filter::AuditFilter;
-use super::query::{FILTER_WHERE, may_view, resolve};
+use super::query::{self, FILTER_WHERE, may_view, resolve};
 use super::{Action, Client, Event, Outcome};
 use crate::db::{Database, DbError, Maintenance};
 use crate::services::sessions::{self, Session};
-use crate::services::{ServiceError, Services, audit, refuse};
+use crate::services::{ServiceError, Services, audit, custom_plans, refuse};
 
 /// The file's layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,15 +212,8 @@ async fn write(
     progress: Progress<'_>,
 ) -> Result<Written, ServiceError> {
     let resolved = resolve(conn, filter).await?;
-    // Each statement planned for its own values, so absent filter parts fold away.
-    sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan")
-        .execute(&mut *conn)
-        .await
-        .map_err(DbError::from)?;
-    let head: i64 = sqlx::query_scalar("SELECT hsc_audit_head()")
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(DbError::from)?;
+    custom_plans(&mut *conn).await?;
+    let head = query::head(&mut *conn).await?;
     let (total,): (i64,) = resolved
         .bind(sqlx::query_as(COUNT_SQL))
         .bind(head)

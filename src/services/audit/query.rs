@@ -13,7 +13,7 @@ use super::{Action, Client, Event, Outcome};
 use crate::db::{ActingTx, DbError};
 use crate::services::sessions::{self, Session};
 use crate::services::users::Role;
-use crate::services::{ServiceError, Services, audit, refuse};
+use crate::services::{ServiceError, Services, audit, custom_plans, refuse};
 
 /// Events in one page of the viewer.
 pub const PAGE_SIZE: usize = 50;
@@ -287,7 +287,7 @@ pub async fn list(
     let mut tx = begin_reader(svc, client, session).await?;
     let resolved = resolve(tx.conn(), filter).await?;
     let limit = limit.clamp(1, 500);
-    custom_plans(&mut tx).await?;
+    custom_plans(tx.conn()).await?;
     let mut rows: Vec<EventRow> = resolved
         .bind(sqlx::query_as(PAGE_SQL))
         .bind(after.map(|c| c.occurred_at))
@@ -298,7 +298,7 @@ pub async fn list(
         .map_err(DbError::from)?;
     let more = rows.len() > limit;
     rows.truncate(limit);
-    let head = head(&mut tx).await?;
+    let head = head(tx.conn()).await?;
     let events = dress(&mut tx, session, rows).await?;
     let next = if more {
         events.last().map(AuditEvent::cursor)
@@ -333,7 +333,7 @@ pub async fn newer(
 ) -> Result<(Vec<AuditEvent>, i64), ServiceError> {
     let mut tx = begin_reader(svc, client, session).await?;
     let resolved = resolve(tx.conn(), filter).await?;
-    custom_plans(&mut tx).await?;
+    custom_plans(tx.conn()).await?;
     let rows: Vec<EventRow> = resolved
         .bind(sqlx::query_as(TAIL_SQL))
         .bind(after_seq)
@@ -343,7 +343,7 @@ pub async fn newer(
         .map_err(DbError::from)?;
     let head = match rows.last() {
         Some(r) if rows.len() == TAIL_LIMIT => r.seq,
-        _ => head(&mut tx).await?,
+        _ => head(tx.conn()).await?,
     };
     let events = dress(&mut tx, session, rows).await?;
     tx.commit().await?;
@@ -421,25 +421,19 @@ pub async fn mark_reviewed(
     Ok(Review { by, at })
 }
 
-/// Each statement planned for its own values, so an absent filter part folds away and a present
-/// one can use its index.
-async fn custom_plans(tx: &mut ActingTx) -> Result<(), ServiceError> {
-    sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan")
-        .execute(tx.conn())
-        .await
-        .map_err(DbError::from)?;
-    Ok(())
-}
-
-async fn head(tx: &mut ActingTx) -> Result<i64, ServiceError> {
+/// The chain's last sequence number (the viewer's tail follows from it; an export stops at it).
+pub(super) async fn head(conn: &mut PgConnection) -> Result<i64, ServiceError> {
     Ok(sqlx::query_scalar("SELECT hsc_audit_head()")
-        .fetch_one(tx.conn())
+        .fetch_one(conn)
         .await
         .map_err(DbError::from)?)
 }
 
 /// Who each id is, as the acting user may see them, in the order asked.
 async fn names(tx: &mut ActingTx, ids: &[Uuid]) -> Result<Vec<Named>, ServiceError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
     let found: Vec<(Uuid, String, String)> = sqlx::query_as(
         "SELECT id, first_name || ' ' || last_name, role::text FROM users WHERE id = ANY($1)",
     )
@@ -474,15 +468,36 @@ async fn dress(
     session: &Session,
     rows: Vec<EventRow>,
 ) -> Result<Vec<AuditEvent>, ServiceError> {
+    let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+    let reviews: Vec<(i64, Uuid, DateTime<Utc>)> = if session.user.role == Role::Admin
+        && !seqs.is_empty()
+    {
+        sqlx::query_as("SELECT audit_seq, reviewed_by, reviewed_at FROM audit_reviews WHERE audit_seq = ANY($1)")
+            .bind(&seqs)
+            .fetch_all(tx.conn())
+            .await
+            .map_err(DbError::from)?
+    } else {
+        Vec::new()
+    };
+
+    // Everyone the page names — actors, patients, reviewers — in one lookup.
     let mut people: Vec<Uuid> = rows
         .iter()
         .flat_map(|r| [r.user_id, r.patient_id])
         .flatten()
+        .chain(reviews.iter().map(|(_, by, _)| *by))
         .collect();
     people.sort();
     people.dedup();
     let named = names(tx, &people).await?;
-    let person = |id: Option<Uuid>| id.and_then(|id| named.iter().find(|n| n.id == id).cloned());
+    let person = |id: Uuid| {
+        named.iter().find(|n| n.id == id).cloned().unwrap_or(Named {
+            id,
+            name: None,
+            role: None,
+        })
+    };
 
     let grants: Vec<Uuid> = rows
         .iter()
@@ -501,28 +516,11 @@ async fn dress(
         .map_err(DbError::from)?
     };
 
-    let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
-    let reviews: Vec<(i64, Uuid, DateTime<Utc>)> = if session.user.role == Role::Admin
-        && !seqs.is_empty()
-    {
-        sqlx::query_as("SELECT audit_seq, reviewed_by, reviewed_at FROM audit_reviews WHERE audit_seq = ANY($1)")
-            .bind(&seqs)
-            .fetch_all(tx.conn())
-            .await
-            .map_err(DbError::from)?
-    } else {
-        Vec::new()
-    };
-    let mut reviewers: Vec<Uuid> = reviews.iter().map(|(_, by, _)| *by).collect();
-    reviewers.sort();
-    reviewers.dedup();
-    let reviewers = names(tx, &reviewers).await?;
-
     Ok(rows
         .into_iter()
         .map(|r| AuditEvent {
-            user: person(r.user_id),
-            patient: person(r.patient_id),
+            user: r.user_id.map(person),
+            patient: r.patient_id.map(person),
             break_glass_reason: reasons
                 .iter()
                 .find(|(id, _)| {
@@ -533,15 +531,7 @@ async fn dress(
                 .iter()
                 .find(|(seq, _, _)| *seq == r.seq)
                 .map(|(_, by, at)| Review {
-                    by: reviewers
-                        .iter()
-                        .find(|n| n.id == *by)
-                        .cloned()
-                        .unwrap_or(Named {
-                            id: *by,
-                            name: None,
-                            role: None,
-                        }),
+                    by: person(*by),
                     at: *at,
                 }),
             seq: r.seq,

@@ -10,7 +10,7 @@ use super::{GRANT_COLUMNS, Grant, GrantRow, GrantView};
 use crate::db::{ActingTx, DbError};
 use crate::services::audit::{self, Action, Client, Event, Outcome};
 use crate::services::sessions::{self, Session};
-use crate::services::{ServiceError, Services, refuse};
+use crate::services::{ServiceError, Services, custom_plans, refuse};
 
 /// Rows in one page of the list.
 pub const PAGE_SIZE: usize = 50;
@@ -212,10 +212,7 @@ pub async fn list(
         }
     };
     let limit = limit.clamp(1, 500);
-    sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan")
-        .execute(tx.conn())
-        .await
-        .map_err(DbError::from)?;
+    custom_plans(tx.conn()).await?;
     let patients = people_named(&mut tx, &filter.patient_words, true).await?;
     let grantees = people_named(&mut tx, &filter.grantee_words, false).await?;
     let sql = page_sql();
