@@ -1,13 +1,40 @@
 //! A question in a box with two answers. The answer that has the focus is bracketed and marked
 //! `▶` as well as highlighted, so it reads the same without colour.
 
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
+use crate::tui::keymap::Command;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::text::row_starts;
+
+/// What a key did to a yes/no question.
+pub enum Answer {
+    Undecided,
+    Yes,
+    No,
+}
+
+/// A key on a yes/no question whose focus `yes` holds: Tab, the arrows and Up/Down move between the
+/// answers; Enter takes the one with the focus; Esc is No.
+pub fn answer(yes: &mut bool, key: KeyEvent, command: Option<Command>) -> Answer {
+    let toggle = matches!(
+        command,
+        Some(Command::NextField | Command::PrevField | Command::Up | Command::Down)
+    ) || matches!(key.code, KeyCode::Left | KeyCode::Right);
+    if toggle {
+        *yes = !*yes;
+        return Answer::Undecided;
+    }
+    match command {
+        Some(Command::Submit) if *yes => Answer::Yes,
+        Some(Command::Submit | Command::Back) => Answer::No,
+        _ => Answer::Undecided,
+    }
+}
 
 /// Where a box `width`×`height` sits centred in `area`.
 pub fn centered(area: Rect, width: u16, height: u16) -> Rect {

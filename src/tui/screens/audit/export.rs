@@ -21,7 +21,7 @@ use crate::tui::screens::common;
 use crate::tui::screens::records::{Cx, Look};
 use crate::tui::state::Note;
 use crate::tui::widgets::field::Field;
-use crate::tui::widgets::modal;
+use crate::tui::widgets::modal::{self, Answer};
 
 /// The longest file name the form takes.
 const MAX_NAME: usize = 100;
@@ -140,22 +140,18 @@ impl ExportForm {
         if self.waiting.is_some() {
             return false;
         }
-        if let Some(yes) = self.confirm {
-            let toggle = matches!(
-                command,
-                Some(Command::NextField | Command::PrevField | Command::Up | Command::Down)
-            ) || matches!(key.code, KeyCode::Left | KeyCode::Right);
-            if toggle {
-                self.confirm = Some(!yes);
-            } else if command == Some(Command::Submit) && yes {
-                self.confirm = None;
-                self.waiting = Some(cx.audit_work(AuditWork::Export {
-                    filter: self.filter.clone(),
-                    format: self.format,
-                    path: self.target(),
-                }));
-            } else if matches!(command, Some(Command::Submit | Command::Back)) {
-                self.confirm = None;
+        if let Some(yes) = &mut self.confirm {
+            match modal::answer(yes, key, command) {
+                Answer::Undecided => {}
+                Answer::No => self.confirm = None,
+                Answer::Yes => {
+                    self.confirm = None;
+                    self.waiting = Some(cx.audit_work(AuditWork::Export {
+                        filter: self.filter.clone(),
+                        format: self.format,
+                        path: self.target(),
+                    }));
+                }
             }
             return false;
         }

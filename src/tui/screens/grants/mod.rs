@@ -10,7 +10,7 @@ pub mod form;
 pub mod list;
 pub mod rows;
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
@@ -20,7 +20,7 @@ use crate::tui::keymap::Command;
 use crate::tui::msg::{GrantResult, GrantWork, Ticket};
 use crate::tui::screens::records::{Cx, Look};
 use crate::tui::state::Note;
-use crate::tui::widgets::modal;
+use crate::tui::widgets::modal::{self, Answer};
 
 use change::ChangeForm;
 use form::GrantForm;
@@ -226,13 +226,6 @@ impl std::fmt::Debug for Confirm {
     }
 }
 
-/// What a key did to the confirm modal.
-enum Answer {
-    Undecided,
-    Yes,
-    No,
-}
-
 impl Confirm {
     pub fn new(lines: Vec<String>, work: GrantWork) -> Confirm {
         Confirm {
@@ -243,19 +236,7 @@ impl Confirm {
     }
 
     fn key(&mut self, key: KeyEvent, command: Option<Command>) -> Answer {
-        let toggle = matches!(
-            command,
-            Some(Command::NextField | Command::PrevField | Command::Up | Command::Down)
-        ) || matches!(key.code, KeyCode::Left | KeyCode::Right);
-        if toggle {
-            self.yes = !self.yes;
-            return Answer::Undecided;
-        }
-        match command {
-            Some(Command::Submit) if self.yes => Answer::Yes,
-            Some(Command::Submit | Command::Back) => Answer::No,
-            _ => Answer::Undecided,
-        }
+        modal::answer(&mut self.yes, key, command)
     }
 
     /// Draws the modal over `area`; its sentences are made inert here.
