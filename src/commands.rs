@@ -410,6 +410,13 @@ fn read_new_password(from_stdin: bool) -> Result<zeroize::Zeroizing<String>, Com
 
 /// `hsc` with no command: checks everything the console needs, then opens it.
 async fn console(config: &Config) -> Result<(), CommandError> {
+    // Under OpenSSH's `ForceCommand hsc`, `ssh host CMD` still runs hsc, with the command in
+    // SSH_ORIGINAL_COMMAND: the console is the only thing on offer.
+    if std::env::var_os("SSH_ORIGINAL_COMMAND").is_some_and(|c| !c.is_empty()) {
+        return Err(CommandError::Runtime(
+            "commands are not accepted over SSH; connect with `ssh -t HOST` for the console".into(),
+        ));
+    }
     let settings = console_settings(config)?;
     let svc = services(config).await?;
     open_console(svc, settings).await
