@@ -43,6 +43,28 @@ pub enum Command {
     /// Check the audit hash chain, record its head, export events.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Serve the console to SSH clients: each connection with a terminal gets its own console.
+    Serve {
+        /// The address to listen on, e.g. 0.0.0.0:2222 (port 0 picks a free one).
+        #[arg(long, value_name = "ADDR")]
+        ssh: String,
+        /// The server's SSH host key, created on the first run (mode 0600) when missing.
+        /// Default: ssh_host_ed25519_key in the data directory.
+        #[arg(long, value_name = "FILE")]
+        host_key: Option<PathBuf>,
+        /// Admit only SSH clients holding a key listed in this file (authorized_keys format).
+        /// Without it, any SSH user may connect, and the console's own sign-in decides.
+        #[arg(long, value_name = "FILE")]
+        authorized_keys: Option<PathBuf>,
+        /// New connections allowed from one source address per minute.
+        #[arg(long, value_name = "N", default_value_t = 20,
+              value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        per_minute: u32,
+        /// Connections open at once, from all sources.
+        #[arg(long, value_name = "N", default_value_t = 500,
+              value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        max_connections: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]

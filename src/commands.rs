@@ -82,6 +82,22 @@ pub fn main(cli: Cli) -> Result<(), CommandError> {
 async fn dispatch(command: Option<Command>, config: Config) -> Result<(), CommandError> {
     match command {
         None => console(&config).await,
+        Some(Command::Serve {
+            ssh,
+            host_key,
+            authorized_keys,
+            per_minute,
+            max_connections,
+        }) => {
+            let options = crate::serve::Options {
+                address: ssh,
+                host_key: host_key.unwrap_or_else(|| config.data_dir.join("ssh_host_ed25519_key")),
+                authorized_keys,
+                per_minute,
+                max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
+            };
+            serve(&config, &options).await
+        }
         Some(Command::Demo) => demo(config).await,
         Some(Command::Migrate(MigrateCommand::Run)) => {
             let db = connect(&config).await?;
@@ -420,6 +436,20 @@ async fn console(config: &Config) -> Result<(), CommandError> {
     let settings = console_settings(config)?;
     let svc = services(config).await?;
     open_console(svc, settings).await
+}
+
+/// `hsc serve --ssh ADDR`: consoles for SSH clients until SIGTERM, then every one signed out.
+async fn serve(config: &Config, options: &crate::serve::Options) -> Result<(), CommandError> {
+    let settings = console_settings(config)?;
+    let svc = std::sync::Arc::new(services(config).await?);
+    let served = crate::serve::serve(svc.clone(), settings, options, |lines| {
+        for line in lines {
+            println!("{line}");
+        }
+    })
+    .await;
+    svc.db.close().await;
+    served.map_err(|e| CommandError::Runtime(e.to_string()))
 }
 
 /// The keymap and theme, checked before anything else so a typo in `config.toml` is named at once.

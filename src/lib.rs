@@ -11,5 +11,6 @@ pub mod crypto;
 pub mod db;
 pub mod fault;
 pub mod logging;
+pub mod serve;
 pub mod services;
 pub mod tui;

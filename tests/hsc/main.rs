@@ -27,4 +27,5 @@ mod record_edges;
 mod records;
 mod records_console;
 mod seed;
+mod ssh;
 mod tls;

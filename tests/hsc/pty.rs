@@ -52,14 +52,6 @@ impl Console {
     }
 
     pub fn start_with(home: &Home, url: &str, extra_env: &[(&str, &str)]) -> Console {
-        let pair = native_pty_system()
-            .openpty(PtySize {
-                rows: ROWS,
-                cols: COLS,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .unwrap();
         let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_hsc"));
         cmd.env_clear();
         for (k, v) in [
@@ -81,6 +73,19 @@ impl Console {
             cmd.env(k, v);
         }
         cmd.cwd(home.path());
+        Console::spawn(cmd)
+    }
+
+    /// Any program in a fresh pseudo-terminal of ROWS × COLS.
+    pub fn spawn(cmd: CommandBuilder) -> Console {
+        let pair = native_pty_system()
+            .openpty(PtySize {
+                rows: ROWS,
+                cols: COLS,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap();
         let child = pair.slave.spawn_command(cmd).unwrap();
         drop(pair.slave);
         let mut reader = pair.master.try_clone_reader().unwrap();
@@ -112,6 +117,22 @@ impl Console {
             raw: Vec::new(),
             child,
         }
+    }
+
+    /// Resizes the terminal, as a person dragging the window's corner.
+    pub fn resize(&mut self, cols: u16, rows: u16) {
+        self.master
+            .resize(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap();
+        self.parser.set_size(
+            NonZeroU16::new(rows).unwrap(),
+            NonZeroU16::new(cols).unwrap(),
+        );
     }
 
     pub fn pump(&mut self, wait: Duration) {
