@@ -478,7 +478,7 @@ async fn open_console(svc: Services, settings: Settings) -> Result<(), CommandEr
     }
     let result = crate::tui::app::run(svc.clone(), Client::from_environment(), settings).await;
     svc.db.close().await;
-    result.map_err(|e| CommandError::Runtime(format!("the terminal failed: {e}")))
+    result.map_err(|e| CommandError::Runtime(format!("the console stopped: {e}")))
 }
 
 /// `hsc demo`: the private cluster, migrated and seeded, whatever the configuration names.

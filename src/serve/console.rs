@@ -181,7 +181,7 @@ pub async fn run(session: Session) -> u32 {
     let ended = app::console(&mut terminal, &mut io, svc, client, settings, (cols, rows)).await;
     drop(terminal);
     let farewell = match (&ended, *stopping.borrow()) {
-        (Err(_), _) => "hsc: the console stopped because its terminal failed\r\n",
+        (Err(_), _) => "hsc: the console stopped; you are signed out\r\n",
         (Ok(()), true) => "hsc: signed out: the server is shutting down\r\n",
         (Ok(()), false) => "hsc: signed out\r\n",
     };

@@ -3,6 +3,7 @@
 //! differs (where keys come from, where frames go) is a `Terminal`'s backend and an [`Io`].
 
 use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,8 +20,8 @@ use super::msg::{Effect, Leave, Msg};
 use super::state::{Settings, State};
 use super::terminal::TerminalGuard;
 use super::{update, view};
-use crate::services::Services;
 use crate::services::audit::Client;
+use crate::services::{Services, sessions};
 
 /// What happened at the console's terminal.
 #[derive(Debug)]
@@ -95,7 +96,7 @@ where
     I: Io,
 {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let runner = Runner::new(svc, client, tx);
+    let runner = Runner::new(svc.clone(), client.clone(), tx);
     let mut state = State::new(settings, size, Instant::now());
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -105,7 +106,13 @@ where
     let mut hung_up = false;
     loop {
         if state.dirty {
-            terminal.draw(|f| view::draw(&state, f))?;
+            let drawn = catch_unwind(AssertUnwindSafe(|| {
+                terminal.draw(|f| view::draw(&state, f)).map(|_| ())
+            }));
+            match drawn {
+                Ok(drawn) => drawn?,
+                Err(_) => return Err(failed(&svc, &client, &state).await),
+            }
             state.dirty = false;
             // A frame that cannot be sent means the terminal is gone: sign out as for a hang-up.
             if io.flush().await.is_err() && listening {
@@ -142,11 +149,33 @@ where
         // The loop reads the clocks; update is given them.
         state.today = Some(chrono::Local::now().date_naive());
         state.utc_today = Some(chrono::Utc::now().date_naive());
-        for effect in update::update(&mut state, msg, Instant::now()) {
+        let effects = catch_unwind(AssertUnwindSafe(|| {
+            if crate::fault::armed("panic-in-update-on-f11")
+                && matches!(&msg, Msg::Key(k) if k.code == crossterm::event::KeyCode::F(11))
+            {
+                panic!("fault injected: panic-in-update-on-f11");
+            }
+            update::update(&mut state, msg, Instant::now())
+        }));
+        let Ok(effects) = effects else {
+            return Err(failed(&svc, &client, &state).await);
+        };
+        for effect in effects {
             if let Effect::Exit = effect {
                 return Ok(());
             }
             runner.start(effect);
         }
     }
+}
+
+/// A bug panicked in `update` or `view`: the console cannot go on, but its session is still signed
+/// out on the record (LOGOUT, reason "internal error") rather than left open until it expires.
+async fn failed(svc: &Services, client: &Client, state: &State) -> std::io::Error {
+    if let Some(live) = &state.live {
+        if let Err(e) = sessions::end(svc, client, &live.session, "internal error").await {
+            tracing::error!(error = %e, "the session of a failed console could not be ended");
+        }
+    }
+    std::io::Error::other("an internal error closed it, and its session was signed out")
 }

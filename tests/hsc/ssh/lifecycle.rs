@@ -53,13 +53,40 @@ async fn sigterm_signs_every_console_out_on_the_record() {
 #[tokio::test]
 async fn a_panic_in_one_console_leaves_the_others_working() {
     let (tdb, _svc) = TestDb::seeded().await;
-    let served = Served::start(&tdb, &[], &[("HSC_FAULT", "panic-on-f12")]);
+    let served = Served::start(
+        &tdb,
+        &[],
+        &[("HSC_FAULT", "panic-on-f12,panic-in-update-on-f11")],
+    );
     let mut smith = Remote::open(&served).await;
     let mut williams = Remote::open(&served).await;
+    let mut brown = Remote::open(&served).await;
     smith.sign_in("dr.smith@healthystellar.com").await;
     williams.sign_in("nurse.williams@healthystellar.com").await;
+    brown.sign_in("nurse.brown@healthystellar.com").await;
     smith.wait_for("Annual Physical Examination").await;
     williams.wait_for("[1 Records]").await;
+    brown.wait_for("[1 Records]").await;
+
+    // A bug in the console's update: that console closes, its session signed out on the record.
+    brown.send("\x1b[23~").await;
+    assert_eq!(brown.finish().await, Some(1));
+    assert!(
+        brown.text().contains("you are signed out"),
+        "{}",
+        brown.text()
+    );
+    let mut db = tdb.admin().await;
+    let session = newest_session(&mut db, "nurse.brown@healthystellar.com").await;
+    eventually(
+        &mut db,
+        "SELECT details->>'reason' FROM audit_logs WHERE session_id = $1 AND action = 'LOGOUT'",
+        session,
+        "internal error",
+    )
+    .await;
+
+    // A panic anywhere else in a console's task: the task ends, the client is told.
 
     williams.send("\x1b[24~").await;
     assert_eq!(williams.finish().await, Some(70));
