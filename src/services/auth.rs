@@ -95,6 +95,7 @@ struct Account {
     usable: bool,
     locked_until: Option<DateTime<Utc>>,
     devices: i64,
+    password_change_required: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -108,6 +109,7 @@ struct AccountRow {
     usable: bool,
     locked_until: Option<DateTime<Utc>>,
     devices: i64,
+    requires_password_change: bool,
 }
 
 async fn load_account(
@@ -117,7 +119,7 @@ async fn load_account(
 ) -> Result<Option<Account>, DbError> {
     let row: Option<AccountRow> = sqlx::query_as(
         "SELECT u.id, u.email, u.first_name, u.last_name, u.role::text AS role, coalesce(hsc_password_hash(), '') AS password_hash, \
-                (u.is_active AND u.deleted_at IS NULL) AS usable, u.locked_until, \
+                (u.is_active AND u.deleted_at IS NULL) AS usable, u.locked_until, u.requires_password_change, \
                 (SELECT count(*) FROM mfa_devices d WHERE d.user_id = u.id AND d.is_active AND d.is_verified) AS devices \
          FROM users u WHERE ($1::text IS NOT NULL AND lower(u.email) = lower($1)) OR u.id = $2 \
          FOR UPDATE OF u",
@@ -139,6 +141,7 @@ async fn load_account(
             usable: r.usable,
             locked_until: r.locked_until,
             devices: r.devices,
+            password_change_required: r.requires_password_change,
         })
     }))
 }
@@ -221,15 +224,17 @@ async fn finish(
     conn: &mut PgConnection,
     policy: &Policy,
     client: &Client,
-    user: &UserSummary,
+    account: &Account,
     second_factor: &str,
 ) -> Result<Session, ServiceError> {
+    let user = &account.user;
     sqlx::query("UPDATE users SET failed_login_attempts = 0, locked_until = NULL, last_login_at = now() WHERE id = $1")
         .bind(user.id)
         .execute(&mut *conn)
         .await
         .map_err(DbError::from)?;
-    let session = sessions::create(conn, policy, client, user).await?;
+    let session =
+        sessions::create(conn, policy, client, user, account.password_change_required).await?;
     let event = Event::new(Action::Login, Outcome::Success, Some(user.id))
         .session(session.id)
         .details(json!({"second_factor": second_factor}));
@@ -303,7 +308,7 @@ pub async fn login(
     } else if svc.policy.requires_mfa(account.user.role) {
         LoginStep::NeedsEnrollment(pending)
     } else {
-        LoginStep::LoggedIn(finish(tx.conn(), &svc.policy, client, &account.user, "none").await?)
+        LoginStep::LoggedIn(finish(tx.conn(), &svc.policy, client, &account, "none").await?)
     };
     tx.commit().await?;
     Ok(step)
@@ -382,7 +387,7 @@ pub async fn submit_code(
         .details(json!({"backup_codes_left": left}));
         audit::write(tx.conn(), client, &event).await?;
     }
-    let session = finish(tx.conn(), &svc.policy, client, &account.user, used).await?;
+    let session = finish(tx.conn(), &svc.policy, client, &account, used).await?;
     tx.commit().await?;
     Ok(session)
 }
@@ -427,14 +432,105 @@ pub async fn complete_enrollment(
             return Err(AuthError::WrongCode);
         }
     };
-    let session = finish(
-        tx.conn(),
-        &svc.policy,
-        client,
-        &account.user,
-        "totp (enrolled)",
-    )
-    .await?;
+    let session = finish(tx.conn(), &svc.policy, client, &account, "totp (enrolled)").await?;
     tx.commit().await?;
     Ok((session, codes))
+}
+
+/// Changes the signed-in user's own password: the forced change after an admin's reset, or by
+/// choice. The current password is checked first; a wrong one counts toward the lockout as at
+/// sign-in (the attempt that locks the account ends this session). On success the new hash is
+/// stored, a required change is cleared, and the user's other sessions end. PASSWORD_CHANGE.
+pub async fn change_password(
+    svc: &Services,
+    client: &Client,
+    session: &Session,
+    current: &str,
+    new: &str,
+) -> Result<(), ServiceError> {
+    let mut tx = sessions::begin_live(svc, session).await?;
+    let me = session.user.id;
+    let (hash, forced): (String, bool) = sqlx::query_as(
+        "SELECT coalesce(hsc_password_hash(), ''), requires_password_change FROM users WHERE id = $1 FOR UPDATE",
+    )
+    .bind(me)
+    .fetch_one(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    let right = current.len() <= MAX_INPUT && passwords::verify_off_thread(current, hash).await;
+    if !right {
+        let event = Event::new(Action::PasswordChange, Outcome::Failed, Some(me))
+            .session(session.id)
+            .details(json!({"reason": "wrong current password"}));
+        audit::write(tx.conn(), client, &event).await?;
+        let locked = count_failed_attempt(
+            tx.conn(),
+            &svc.policy,
+            client,
+            me,
+            Some(session.id),
+            "password change",
+        )
+        .await?;
+        if locked {
+            sqlx::query(
+                "UPDATE sessions SET is_active = false, revoked_at = now(), \
+                 revoked_reason = 'account locked: wrong passwords for a password change' WHERE id = $1",
+            )
+            .bind(session.id)
+            .execute(tx.conn())
+            .await
+            .map_err(DbError::from)?;
+            tx.commit().await?;
+            return Err(ServiceError::SessionEnded);
+        }
+        tx.commit().await?;
+        return Err(ServiceError::Invalid(
+            "The current password is not right.".into(),
+        ));
+    }
+    if let Err(weak) = passwords::check_new(new) {
+        return Err(ServiceError::Invalid(sentence(&weak.to_string())));
+    }
+    if new == current {
+        return Err(ServiceError::Invalid(
+            "The new password must differ from the current one.".into(),
+        ));
+    }
+    let fresh = zeroize::Zeroizing::new(new.to_string());
+    let fresh = tokio::task::spawn_blocking(move || passwords::hash(&fresh))
+        .await
+        .map_err(|_| ServiceError::Hash(passwords::HashError))?
+        .map_err(ServiceError::Hash)?;
+    sqlx::query(
+        "UPDATE users SET password_hash = $2, last_password_change_at = now(), requires_password_change = false \
+         WHERE id = $1",
+    )
+    .bind(me)
+    .bind(&fresh)
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    // Whoever knew the old password (or held a session with it) is signed out elsewhere.
+    let which = sessions::Revoke::AllOf {
+        user: me,
+        except: Some(session.id),
+    };
+    let ended = sessions::revoke(tx.conn(), client, session, which, "password changed").await?;
+    let event = Event::new(Action::PasswordChange, Outcome::Success, Some(me))
+        .session(session.id)
+        .resource("user", me)
+        .details(json!({"by": "self", "required": forced, "sessions_ended": ended.len()}));
+    audit::write(tx.conn(), client, &event).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A lower-case rule ("the password must …") as a sentence.
+fn sentence(rule: &str) -> String {
+    let mut chars = rule.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+        None => String::new(),
+    }
 }

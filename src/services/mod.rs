@@ -2,6 +2,7 @@
 //! through the database door and writes its audit row in it, so no read or change of clinical or
 //! security data happens without its row.
 
+pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod grants;

@@ -20,6 +20,9 @@ pub struct Session {
     pub id: Uuid,
     pub user: UserSummary,
     pub expires_at: DateTime<Utc>,
+    /// The account was given a temporary password (or was flagged by an admin): the console asks
+    /// for a new password before anything else.
+    pub password_change_required: bool,
     token: Zeroizing<[u8; 32]>,
 }
 
@@ -29,6 +32,7 @@ impl std::fmt::Debug for Session {
             .field("id", &self.id)
             .field("user", &self.user.id)
             .field("expires_at", &self.expires_at)
+            .field("password_change_required", &self.password_change_required)
             .finish_non_exhaustive()
     }
 }
@@ -41,6 +45,7 @@ impl Session {
             id: Uuid::nil(),
             user,
             expires_at,
+            password_change_required: false,
             token: Zeroizing::new([0; 32]),
         }
     }
@@ -68,6 +73,7 @@ pub(super) async fn create(
     policy: &Policy,
     client: &Client,
     user: &UserSummary,
+    password_change_required: bool,
 ) -> Result<Session, ServiceError> {
     let mut token = Zeroizing::new([0u8; 32]);
     rand::rngs::SysRng
@@ -110,6 +116,7 @@ pub(super) async fn create(
         id,
         user: user.clone(),
         expires_at,
+        password_change_required,
         token,
     })
 }
@@ -319,6 +326,51 @@ async fn end_in(
         .details(json!({"reason": reason}));
     audit::write(conn, client, &event).await?;
     Ok(())
+}
+
+/// Which sessions [`revoke`] ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Revoke {
+    /// This one session, whoever holds it.
+    One(Uuid),
+    /// Every active session of this user, except (when given) the one the caller is using.
+    AllOf { user: Uuid, except: Option<Uuid> },
+}
+
+/// Ends sessions for the acting session `by` (an admin, or a user changing their password), one
+/// SESSION_REVOKED row each, in the caller's transaction. Returns the ended sessions' ids.
+pub(crate) async fn revoke(
+    conn: &mut PgConnection,
+    client: &Client,
+    by: &Session,
+    which: Revoke,
+    reason: &str,
+) -> Result<Vec<Uuid>, ServiceError> {
+    let (one, user, except) = match which {
+        Revoke::One(id) => (Some(id), None, None),
+        Revoke::AllOf { user, except } => (None, Some(user), except),
+    };
+    let ended: Vec<(Uuid, Uuid)> = sqlx::query_as(
+        "UPDATE sessions SET is_active = false, revoked_at = now(), revoked_reason = $4 \
+         WHERE is_active AND ($1::uuid IS NULL OR id = $1) AND ($2::uuid IS NULL OR user_id = $2) \
+           AND ($3::uuid IS NULL OR id <> $3) AND ($1::uuid IS NOT NULL OR $2::uuid IS NOT NULL) \
+         RETURNING id, user_id",
+    )
+    .bind(one)
+    .bind(user)
+    .bind(except)
+    .bind(reason)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(DbError::from)?;
+    for (session, owner) in &ended {
+        let event = Event::new(Action::SessionRevoked, Outcome::Success, Some(by.user.id))
+            .session(by.id)
+            .resource("session", *session)
+            .details(json!({"reason": reason, "user": owner}));
+        audit::write(conn, client, &event).await?;
+    }
+    Ok(ended.into_iter().map(|(id, _)| id).collect())
 }
 
 /// Ends every session past its absolute limit (`hsc sessions cleanup`); returns how many.

@@ -4,6 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde_json::json;
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::audit::{self, Action, Client, Event, Outcome};
@@ -126,13 +127,65 @@ pub fn check_email(email: &str) -> Result<(), ServiceError> {
     }
 }
 
-fn check_name(which: &str, name: &str) -> Result<(), ServiceError> {
+pub(crate) fn check_name(which: &str, name: &str) -> Result<(), ServiceError> {
     let length = name.trim().chars().count();
     if length == 0 || length > 100 || name.chars().any(char::is_control) {
         return Err(ServiceError::Invalid(format!(
             "the {which} name must be 1 to 100 characters with no control characters"
         )));
     }
+    Ok(())
+}
+
+/// A new users row, as the command line or an admin's console writes it.
+pub(crate) struct Account<'a> {
+    /// Trimmed and checked with [`check_email`].
+    pub email: &'a str,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub role: Role,
+    pub password_hash: &'a str,
+    /// Set when someone other than the user chose the password.
+    pub requires_password_change: bool,
+}
+
+/// Inserts the account; a taken email (in any case) is one sentence. Returns the new id.
+pub(crate) async fn insert(
+    conn: &mut PgConnection,
+    account: &Account<'_>,
+) -> Result<Uuid, ServiceError> {
+    let id = Uuid::new_v4();
+    let inserted = sqlx::query(
+        "INSERT INTO users (id, email, password_hash, first_name, last_name, role, requires_password_change, \
+                            last_password_change_at) \
+         VALUES ($1, $2, $3, $4, $5, $6::user_role, $7, now())",
+    )
+    .bind(id)
+    .bind(account.email)
+    .bind(account.password_hash)
+    .bind(account.first_name)
+    .bind(account.last_name)
+    .bind(account.role.as_str())
+    .bind(account.requires_password_change)
+    .execute(conn)
+    .await;
+    match inserted {
+        Ok(_) => Ok(id),
+        Err(e) if DbError::sqlstate(&e).as_deref() == Some("23505") => Err(ServiceError::Invalid(
+            format!("a user with email {} already exists", account.email)
+                .replace(['\x1b', '\r', '\n'], ""),
+        )),
+        Err(e) => Err(DbError::from(e).into()),
+    }
+}
+
+/// Clears `user`'s failed attempts and lockout.
+pub(crate) async fn clear_lockout(conn: &mut PgConnection, user: Uuid) -> Result<(), ServiceError> {
+    sqlx::query("UPDATE users SET failed_login_attempts = 0, locked_until = NULL WHERE id = $1")
+        .bind(user)
+        .execute(conn)
+        .await
+        .map_err(DbError::from)?;
     Ok(())
 }
 
@@ -152,28 +205,15 @@ pub async fn create(svc: &Services, client: &Client, new: &NewUser) -> Result<Uu
         .db
         .begin_maintenance(Maintenance::UserAdministration)
         .await?;
-    let id = Uuid::new_v4();
-    let inserted = sqlx::query(
-        "INSERT INTO users (id, email, password_hash, first_name, last_name, role, last_password_change_at) \
-         VALUES ($1, $2, $3, $4, $5, $6::user_role, now())",
-    )
-    .bind(id)
-    .bind(&email)
-    .bind(&hash)
-    .bind(new.first_name.trim())
-    .bind(new.last_name.trim())
-    .bind(new.role.as_str())
-    .execute(tx.conn())
-    .await;
-    match inserted {
-        Ok(_) => {}
-        Err(e) if DbError::sqlstate(&e).as_deref() == Some("23505") => {
-            return Err(ServiceError::Invalid(format!(
-                "a user with email {email} already exists"
-            )));
-        }
-        Err(e) => return Err(DbError::from(e).into()),
-    }
+    let account = Account {
+        email: &email,
+        first_name: new.first_name.trim(),
+        last_name: new.last_name.trim(),
+        role: new.role,
+        password_hash: &hash,
+        requires_password_change: false,
+    };
+    let id = insert(tx.conn(), &account).await?;
     let event = Event::new(Action::UserCreated, Outcome::Success, None)
         .resource("user", id)
         .details(json!({"role": new.role.as_str(), "by": "command line"}));
@@ -207,11 +247,7 @@ pub async fn unlock(svc: &Services, client: &Client, email: &str) -> Result<(), 
         .begin_maintenance(Maintenance::UserAdministration)
         .await?;
     let id = find_by_email(&mut tx, email).await?;
-    sqlx::query("UPDATE users SET failed_login_attempts = 0, locked_until = NULL WHERE id = $1")
-        .bind(id)
-        .execute(tx.conn())
-        .await
-        .map_err(DbError::from)?;
+    clear_lockout(tx.conn(), id).await?;
     let event = Event::new(Action::AccountUnlocked, Outcome::Success, None)
         .resource("user", id)
         .details(json!({"by": "command line"}));
@@ -227,22 +263,13 @@ pub async fn reset_mfa(svc: &Services, client: &Client, email: &str) -> Result<u
         .begin_maintenance(Maintenance::UserAdministration)
         .await?;
     let id = find_by_email(&mut tx, email).await?;
-    let removed = sqlx::query("DELETE FROM mfa_devices WHERE user_id = $1")
+    // The same removal an admin's console reaches through hsc_reset_mfa (migration 0015).
+    let removed: i32 = sqlx::query_scalar("SELECT hsc_remove_mfa($1)")
         .bind(id)
-        .execute(tx.conn())
-        .await
-        .map_err(DbError::from)?
-        .rows_affected();
-    sqlx::query("DELETE FROM mfa_backup_codes WHERE user_id = $1")
-        .bind(id)
-        .execute(tx.conn())
+        .fetch_one(tx.conn())
         .await
         .map_err(DbError::from)?;
-    sqlx::query("UPDATE users SET mfa_enabled = false WHERE id = $1")
-        .bind(id)
-        .execute(tx.conn())
-        .await
-        .map_err(DbError::from)?;
+    let removed = u64::try_from(removed).unwrap_or(0);
     let event = Event::new(Action::MfaDisabled, Outcome::Success, Some(id))
         .resource("user", id)
         .details(json!({"by": "command line", "devices_removed": removed}));

@@ -172,10 +172,10 @@ where
 /// A bug panicked in `update` or `view`: the console cannot go on, but its session is still signed
 /// out on the record (LOGOUT, reason "internal error") rather than left open until it expires.
 async fn failed(svc: &Services, client: &Client, state: &State) -> std::io::Error {
-    if let Some(live) = &state.live {
-        if let Err(e) = sessions::end(svc, client, &live.session, "internal error").await {
-            tracing::error!(error = %e, "the session of a failed console could not be ended");
-        }
+    if let Some(live) = &state.live
+        && let Err(e) = sessions::end(svc, client, &live.session, "internal error").await
+    {
+        tracing::error!(error = %e, "the session of a failed console could not be ended");
     }
     std::io::Error::other("an internal error closed it, and its session was signed out")
 }

@@ -4,6 +4,7 @@
 mod harness;
 
 mod accounts;
+mod admin;
 mod audit;
 mod audit_console;
 mod audit_export;

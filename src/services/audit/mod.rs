@@ -96,6 +96,8 @@ catalog! {
     BackupCodeUsed => "BACKUP_CODE_USED", Medium;
     UserCreated => "USER_CREATED", Medium;
     UserUpdated => "USER_UPDATED", Medium;
+    UserList => "USER_LIST", Low;
+    SessionList => "SESSION_LIST", Low;
     PasswordChange => "PASSWORD_CHANGE", Medium;
     RecordList => "RECORD_LIST", Low;
     RecordView => "RECORD_VIEW", Low;

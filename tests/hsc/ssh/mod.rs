@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use russh::client;
 use russh::keys::{HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKey};
-use russh::{ChannelMsg, Disconnect};
+use russh::ChannelMsg;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
