@@ -242,6 +242,9 @@ impl Handler for Connection {
         _command: &[u8],
         session: &mut Session,
     ) -> Result<(), Self::Error> {
+        if self.input.is_some() {
+            return session.channel_failure(channel);
+        }
         // Success first, then the reason: after a failure reply OpenSSH exits before printing it.
         session.channel_success(channel)?;
         refuse(
@@ -257,6 +260,9 @@ impl Handler for Connection {
         name: &str,
         session: &mut Session,
     ) -> Result<(), Self::Error> {
+        if self.input.is_some() {
+            return session.channel_failure(channel);
+        }
         session.channel_success(channel)?;
         let name: String = name
             .chars()
@@ -310,6 +316,10 @@ impl Handler for Connection {
         channel: ChannelId,
         session: &mut Session,
     ) -> Result<(), Self::Error> {
+        if self.input.is_some() {
+            // The console is already running on this channel: say no, and leave it be.
+            return session.channel_failure(channel);
+        }
         session.channel_success(channel)?;
         let Some(pty) = self.pty.take() else {
             return refuse(
@@ -318,9 +328,6 @@ impl Handler for Connection {
                 "the console needs a terminal; connect with `ssh -t`",
             );
         };
-        if self.input.is_some() {
-            return refuse(session, channel, "the console is already running");
-        }
         let (input, rx) = mpsc::channel(64);
         self.input = Some(input);
         let handle = session.handle();

@@ -80,6 +80,10 @@ async fn agent_x11_and_forwarding_are_refused_and_the_console_goes_on() {
     );
     let second = remote.handle.channel_open_session().await;
     assert!(second.is_err(), "one console per connection");
+    // A command or another shell on the console's own channel is refused without ending it.
+    remote.channel.exec(true, "id").await.unwrap();
+    remote.channel.request_shell(true).await.unwrap();
+    assert_eq!(replies(&mut remote).await, ["failure", "failure"]);
 
     // The console itself is untouched.
     remote.sign_in("dr.smith@healthystellar.com").await;
