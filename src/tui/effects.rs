@@ -6,8 +6,8 @@ use std::sync::Arc;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::msg::{
-    AuditResult, AuditWork, Effect, GrantResult, GrantWork, Msg, Outcome, RecordResult, RecordWork,
-    SaveTarget,
+    Acted, AdminResult, AdminWork, AuditResult, AuditWork, Effect, GrantResult, GrantWork,
+    ListPage, Msg, Outcome, RecordResult, RecordWork, SaveTarget,
 };
 use super::screens::records::browser::RecordPage;
 use crate::services::audit::{self, Client};
@@ -15,7 +15,7 @@ use crate::services::grants;
 use crate::services::mfa::{self, Enrollment};
 use crate::services::records::{self, PAGE_SIZE};
 use crate::services::sessions::Session;
-use crate::services::{ServiceError, Services, auth, sessions};
+use crate::services::{ServiceError, Services, admin, auth, sessions};
 
 #[derive(Clone)]
 pub struct Runner {
@@ -162,6 +162,25 @@ impl Runner {
                 } => (
                     ticket,
                     Outcome::Audit(Box::new(audit_work(&svc, &client, &session, work).await)),
+                ),
+                Effect::Admin {
+                    ticket,
+                    session,
+                    work,
+                } => (
+                    ticket,
+                    Outcome::Admin(Box::new(admin_work(&svc, &client, &session, work).await)),
+                ),
+                Effect::ChangePassword {
+                    ticket,
+                    session,
+                    current,
+                    new,
+                } => (
+                    ticket,
+                    Outcome::PasswordChanged(
+                        auth::change_password(&svc, &client, &session, &current, &new).await,
+                    ),
                 ),
                 Effect::EndSession {
                     ticket,
@@ -353,5 +372,76 @@ async fn audit_work(
                 .await,
             )
         }
+    }
+}
+
+/// Does one piece of administrative work through the admin services (which refuse anyone but an
+/// admin and write the audit rows). A page is stamped with when it was read.
+async fn admin_work(
+    svc: &Services,
+    client: &Client,
+    session: &Session,
+    work: AdminWork,
+) -> AdminResult {
+    match work {
+        AdminWork::Users { filter, after } => AdminResult::Users(
+            admin::users(svc, client, session, &filter, after)
+                .await
+                .map(stamped),
+        ),
+        AdminWork::Sessions { filter, after } => AdminResult::Sessions(
+            admin::sessions(svc, client, session, &filter, after)
+                .await
+                .map(stamped),
+        ),
+        AdminWork::Create(new) => AdminResult::Acted(
+            admin::create_user(svc, client, session, &new)
+                .await
+                .map(|(id, password)| Acted::Created(id, password)),
+        ),
+        AdminWork::SetActive { user, active } => AdminResult::Acted(
+            admin::set_active(svc, client, session, user, active)
+                .await
+                .map(Acted::Count),
+        ),
+        AdminWork::ChangeRole { user, role } => AdminResult::Acted(
+            admin::change_role(svc, client, session, user, role)
+                .await
+                .map(|()| Acted::Done),
+        ),
+        AdminWork::ResetPassword { user } => AdminResult::Acted(
+            admin::reset_password(svc, client, session, user)
+                .await
+                .map(Acted::Password),
+        ),
+        AdminWork::Unlock { user } => AdminResult::Acted(
+            admin::unlock(svc, client, session, user)
+                .await
+                .map(|()| Acted::Done),
+        ),
+        AdminWork::ResetMfa { user } => AdminResult::Acted(
+            admin::reset_mfa(svc, client, session, user)
+                .await
+                .map(Acted::Count),
+        ),
+        AdminWork::EndSession { session: target } => AdminResult::Acted(
+            admin::end_session(svc, client, session, target)
+                .await
+                .map(|()| Acted::Done),
+        ),
+        AdminWork::EndSessionsOf { user } => AdminResult::Acted(
+            admin::end_sessions_of(svc, client, session, user)
+                .await
+                .map(Acted::Count),
+        ),
+    }
+}
+
+/// A page as the service returned it, stamped with the moment it was read.
+fn stamped<T>((rows, next): (Vec<T>, Option<admin::Cursor>)) -> ListPage<T> {
+    ListPage {
+        rows,
+        next,
+        read_at: chrono::Utc::now(),
     }
 }

@@ -54,6 +54,7 @@ commands! {
     TabRecords => "tab_records", "Records tab";
     TabGrants => "tab_grants", "Grants tab";
     TabAudit => "tab_audit", "Audit tab";
+    TabAdmin => "tab_admin", "Admin tab";
     AddDevice => "add_device", "add an authenticator device";
     Rename => "rename", "rename the selected device";
     Remove => "remove", "remove the selected device";
@@ -73,6 +74,17 @@ commands! {
     ByResource => "by_resource", "events on the selected event's record or resource";
     Reviewed => "reviewed", "mark the event reviewed";
     Export => "export", "export the filtered events to a file";
+    SwitchList => "switch_list", "switch between users and sessions";
+    NewUser => "new_user", "create a user (temporary password shown once)";
+    Deactivate => "deactivate", "deactivate the user (their sessions end)";
+    Reactivate => "reactivate", "reactivate the user";
+    ChangeRole => "change_role", "change the user's role";
+    ResetPassword => "reset_password", "reset the user's password (shown once)";
+    UnlockUser => "unlock_user", "unlock a user locked out by wrong passwords";
+    ResetMfa => "reset_mfa", "reset the user's two-factor authentication";
+    EndSession => "end_session", "end the selected session";
+    EndSessions => "end_sessions", "end all of the user's sessions";
+    ChangePassword => "change_password", "change your password";
 }
 
 /// One key with its modifiers.
@@ -220,6 +232,7 @@ const DEFAULTS: &[(&str, Command)] = &[
     ("1", Command::TabRecords),
     ("2", Command::TabGrants),
     ("3", Command::TabAudit),
+    ("4", Command::TabAdmin),
     ("n", Command::AddDevice),
     ("r", Command::Rename),
     ("d", Command::Remove),
@@ -239,6 +252,17 @@ const DEFAULTS: &[(&str, Command)] = &[
     ("r", Command::ByResource),
     ("v", Command::Reviewed),
     ("x", Command::Export),
+    ("s", Command::SwitchList),
+    ("n", Command::NewUser),
+    ("d", Command::Deactivate),
+    ("a", Command::Reactivate),
+    ("c", Command::ChangeRole),
+    ("p", Command::ResetPassword),
+    ("u", Command::UnlockUser),
+    ("m", Command::ResetMfa),
+    ("e", Command::EndSession),
+    ("E", Command::EndSessions),
+    ("p", Command::ChangePassword),
 ];
 
 impl Default for Keymap {

@@ -1,6 +1,8 @@
 //! Messages into `update`, and the effects it asks for.
 
+mod admin;
 mod audit;
+pub use admin::{Acted, AdminResult, AdminWork, ListPage};
 pub use audit::{AuditResult, AuditWork};
 
 use std::fmt;
@@ -81,6 +83,10 @@ pub enum Outcome {
     Grants(Box<GrantResult>),
     /// Audit-trail work (the Audit tab).
     Audit(Box<AuditResult>),
+    /// Administrative work (the Admin tab).
+    Admin(Box<AdminResult>),
+    /// The signed-in person's own password change.
+    PasswordChanged(Result<(), ServiceError>),
 }
 
 /// What access-grant work came back with. `Debug` shows ids and counts, no names or reasons.
@@ -290,6 +296,18 @@ pub enum Effect {
         ticket: Ticket,
         session: Session,
         work: AuditWork,
+    },
+    Admin {
+        ticket: Ticket,
+        session: Session,
+        work: AdminWork,
+    },
+    /// The signed-in person changes their own password.
+    ChangePassword {
+        ticket: Ticket,
+        session: Session,
+        current: Secret,
+        new: Secret,
     },
     /// Leave the loop and restore the terminal.
     Exit,

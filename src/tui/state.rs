@@ -9,6 +9,7 @@ use crate::services::users::UserSummary;
 
 use super::keymap::{Command, Keymap};
 use super::msg::{Leave, Ticket};
+use super::screens::admin::AdminTab;
 use super::screens::audit::AuditTab;
 use super::screens::grants::GrantsTab;
 use super::screens::records::RecordsTab;
@@ -93,6 +94,8 @@ pub struct State {
     pub grants: Option<GrantsTab>,
     /// The Audit tab of a role that has one, once opened, until logout.
     pub audit: Option<AuditTab>,
+    /// The Admin tab of an admin, once opened, until logout.
+    pub admin: Option<AdminTab>,
     /// Set while the idle lock hides everything.
     pub lock: Option<LockScreen>,
     /// "Log out and lose the open draft?", asked when quitting with one: Some(whether Yes has the
@@ -123,6 +126,7 @@ impl State {
             records: None,
             grants: None,
             audit: None,
+            admin: None,
             lock: None,
             quit_ask: None,
             size,
@@ -151,6 +155,9 @@ impl State {
         if let (Screen::Audit, Some(tab)) = (&self.screen, &self.audit) {
             return tab.typing();
         }
+        if let (Screen::Admin, Some(tab)) = (&self.screen, &self.admin) {
+            return tab.typing();
+        }
         match (&self.screen, &self.records, &self.grants) {
             (Screen::Records, Some(tab), _) => tab.typing(),
             (Screen::Grants, _, Some(tab)) => tab.typing(),
@@ -167,6 +174,9 @@ impl State {
         if let (Screen::Audit, Some(tab)) = (&self.screen, &self.audit) {
             return tab.commands();
         }
+        if let (Screen::Admin, Some(tab)) = (&self.screen, &self.admin) {
+            return tab.commands();
+        }
         match (&self.screen, &self.records, &self.grants) {
             (Screen::Records, Some(tab), _) => tab.commands(),
             (Screen::Grants, _, Some(tab)) => tab.commands(),
@@ -177,6 +187,9 @@ impl State {
     /// The title of the screen on show.
     pub fn title(&self) -> &'static str {
         if let (Screen::Audit, Some(tab)) = (&self.screen, &self.audit) {
+            return tab.title();
+        }
+        if let (Screen::Admin, Some(tab)) = (&self.screen, &self.admin) {
             return tab.title();
         }
         match (&self.screen, &self.records, &self.grants) {
@@ -210,6 +223,7 @@ impl State {
             Screen::Code(s) => &mut s.note,
             Screen::Enroll(s) => &mut s.note,
             Screen::Account(s) => &mut s.note,
+            Screen::Password(s) => &mut s.note,
             Screen::BackupCodes(_) => return,
             Screen::Records => {
                 if let Some(tab) = &mut self.records {
@@ -229,8 +243,27 @@ impl State {
                 }
                 return;
             }
+            Screen::Admin => {
+                if let Some(tab) = &mut self.admin {
+                    tab.show_note(note);
+                }
+                return;
+            }
         };
         *slot = Some(note);
+    }
+
+    /// A temporary password is on show in the Admin tab: it is acknowledged before the tab is left.
+    pub fn holds_secret(&self) -> bool {
+        matches!(self.screen, Screen::Admin)
+            && self.admin.as_ref().is_some_and(AdminTab::holds_secret)
+    }
+
+    /// The session still has to choose its own password before any tab.
+    pub fn password_due(&self) -> bool {
+        self.live
+            .as_ref()
+            .is_some_and(|l| l.session.password_change_required)
     }
 
     /// An editor holds a changed draft, or a save that has not landed.
@@ -254,6 +287,7 @@ impl State {
         self.records = None;
         self.grants = None;
         self.audit = None;
+        self.admin = None;
         self.lock = None;
         self.quit_ask = None;
         self.help = false;
@@ -265,6 +299,7 @@ impl State {
         self.records = None;
         self.grants = None;
         self.audit = None;
+        self.admin = None;
         self.quit_ask = None;
         self.live = Some(Live {
             session,

@@ -9,13 +9,17 @@ use super::keymap::Command;
 use super::msg::{Effect, Leave, Msg};
 use super::screens::enroll::{self, Enroll, EnrollFor};
 use super::screens::lock::{self, LockScreen};
+use super::screens::password::{self, PasswordChange};
 use super::screens::{Screen, account, code, login};
 use super::state::{LEAVE_GRACE, Note, SESSION_CHECK, State, TOUCH_EVERY};
 
 mod results;
 mod tabs;
 use results::on_done;
-use tabs::{show_audit, show_grants, show_records, with_audit, with_grants, with_records};
+use tabs::{
+    show_admin, show_audit, show_grants, show_records, with_admin, with_audit, with_grants,
+    with_records,
+};
 
 /// Handles one message at time `now`.
 pub fn update(state: &mut State, msg: Msg, now: Instant) -> Vec<Effect> {
@@ -74,6 +78,7 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
             Command::TabRecords,
             Command::TabGrants,
             Command::TabAudit,
+            Command::TabAdmin,
         ]);
         state.settings.keymap.command_among(&key, &wanted)
     };
@@ -97,11 +102,13 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
     if let Some(yes) = state.quit_ask {
         return quit_ask_key(state, key, command, yes);
     }
-    // The digits switch between the tabs of a signed-in session (not from a text field).
+    // The digits switch between the tabs of a signed-in session (not from a text field, and not
+    // while a temporary password waits to be acknowledged or the session's own password is due).
     let on_a_tab = matches!(
         state.screen,
-        Screen::Account(_) | Screen::Records | Screen::Grants | Screen::Audit
-    );
+        Screen::Account(_) | Screen::Records | Screen::Grants | Screen::Audit | Screen::Admin
+    ) && !state.holds_secret()
+        && !state.password_due();
     if on_a_tab && !typing {
         match command {
             Some(Command::TabAccount) if !matches!(state.screen, Screen::Account(_)) => {
@@ -115,6 +122,9 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
             }
             Some(Command::TabAudit) if !matches!(state.screen, Screen::Audit) => {
                 return show_audit(state);
+            }
+            Some(Command::TabAdmin) if !matches!(state.screen, Screen::Admin) => {
+                return show_admin(state);
             }
             _ => {}
         }
@@ -132,10 +142,12 @@ fn on_paste(state: &mut State, text: &str) -> Vec<Effect> {
         Screen::Code(s) => s.paste(text),
         Screen::Enroll(s) => s.paste(text),
         Screen::Account(s) => s.paste(text),
+        Screen::Password(s) => s.paste(text),
         Screen::BackupCodes(_) => {}
         Screen::Records => return with_records(state, |tab, cx| tab.paste(text, cx)),
         Screen::Grants => return with_grants(state, |tab, cx| tab.paste(text, cx)),
         Screen::Audit => return with_audit(state, |tab, cx| tab.paste(text, cx)),
+        Screen::Admin => return with_admin(state, |tab, cx| tab.paste(text, cx)),
     }
     Vec::new()
 }
@@ -150,9 +162,29 @@ fn screen_key(state: &mut State, key: KeyEvent, command: Option<Command>) -> Vec
     if matches!(state.screen, Screen::Audit) {
         return with_audit(state, |tab, cx| tab.key(key, command, cx));
     }
+    if matches!(state.screen, Screen::Admin) {
+        return with_admin(state, |tab, cx| tab.key(key, command, cx));
+    }
     let ticket = state.ticket();
     match &mut state.screen {
-        Screen::Records | Screen::Grants | Screen::Audit => Vec::new(),
+        Screen::Records | Screen::Grants | Screen::Audit | Screen::Admin => Vec::new(),
+        Screen::Password(s) => match s.key(key, command) {
+            password::Intent::Nothing => Vec::new(),
+            password::Intent::Leave if s.forced => quit(state),
+            password::Intent::Leave => show_account(state),
+            password::Intent::Change { current, new } => match &state.live {
+                Some(live) => {
+                    s.waiting = Some(ticket);
+                    vec![Effect::ChangePassword {
+                        ticket,
+                        session: live.session.clone(),
+                        current,
+                        new,
+                    }]
+                }
+                None => Vec::new(),
+            },
+        },
         Screen::Login(s) => match s.key(key, command) {
             login::Intent::Nothing => Vec::new(),
             login::Intent::SignIn { email, password } => {
@@ -238,6 +270,10 @@ fn screen_key(state: &mut State, key: KeyEvent, command: Option<Command>) -> Vec
             match s.key(key, command) {
                 account::Intent::Nothing => Vec::new(),
                 account::Intent::Quit => quit(state),
+                account::Intent::ChangePassword => {
+                    state.screen = Screen::Password(PasswordChange::new(false));
+                    Vec::new()
+                }
                 account::Intent::Reload => {
                     s.waiting = Some(ticket);
                     vec![Effect::LoadDevices { ticket, session }]
@@ -309,6 +345,9 @@ pub(super) fn lock_now(state: &mut State) -> Vec<Effect> {
         return Vec::new();
     };
     let session = live.session.clone();
+    if let Some(admin) = &mut state.admin {
+        admin.drop_secret();
+    }
     state.lock = Some(LockScreen::new(state.settings.idle_lock.as_secs() / 60));
     state.help = false;
     state.dirty = true;
@@ -321,6 +360,11 @@ pub(super) fn show_account(state: &mut State) -> Vec<Effect> {
         state.to_login(None);
         return Vec::new();
     };
+    // A password set by someone else is replaced before anything else is shown.
+    if live.session.password_change_required {
+        state.screen = Screen::Password(PasswordChange::new(true));
+        return Vec::new();
+    }
     let session = live.session.clone();
     let ticket = state.ticket();
     let mut account = account::Account::new();
@@ -423,6 +467,7 @@ fn on_tick(state: &mut State) -> Vec<Effect> {
     // A save waiting out an outage is retried even while the tab or the lock hides it.
     effects.extend(with_records(state, |tab, cx| tab.tick(cx)));
     effects.extend(with_grants(state, |tab, cx| tab.tick(cx)));
+    effects.extend(with_admin(state, |tab, cx| tab.tick(cx)));
     // The live tail follows only while the Audit tab is on show and unlocked.
     if matches!(state.screen, Screen::Audit) && state.lock.is_none() {
         effects.extend(with_audit(state, |tab, cx| tab.tick(cx)));
@@ -480,5 +525,7 @@ fn waiting(state: &State) -> bool {
         Screen::Records => state.records.as_ref().is_some_and(|t| t.busy()),
         Screen::Grants => state.grants.as_ref().is_some_and(|t| t.busy()),
         Screen::Audit => state.audit.as_ref().is_some_and(|t| t.busy()),
+        Screen::Admin => state.admin.as_ref().is_some_and(|t| t.busy()),
+        Screen::Password(s) => s.waiting.is_some(),
     }
 }

@@ -11,6 +11,7 @@ use super::screens::Screen;
 use super::screens::records::Look;
 use super::state::{MIN_HEIGHT, MIN_WIDTH, State};
 use super::widgets::modal;
+use super::widgets::text::clip;
 use crate::services::grants::GrantView;
 use crate::services::records::Access;
 
@@ -53,10 +54,11 @@ pub fn draw(state: &State, f: &mut Frame) {
             Screen::BackupCodes(s) => s.view(f, inner, theme),
             Screen::Account(s) => {
                 if let Some(live) = &state.live {
-                    let add = state.settings.keymap.key(Command::AddDevice);
-                    s.view(f, inner, &live.session, &add, theme, state.ticks);
+                    let keys = &state.settings.keymap;
+                    s.view(f, inner, &live.session, keys, theme, state.ticks);
                 }
             }
+            Screen::Password(s) => s.view(f, inner, theme, state.ticks),
             Screen::Records => {
                 if let Some(tab) = &state.records {
                     let look = Look {
@@ -83,6 +85,18 @@ pub fn draw(state: &State, f: &mut Frame) {
             }
             Screen::Audit => {
                 if let (Some(tab), Some(live)) = (&state.audit, &state.live) {
+                    let look = Look {
+                        theme,
+                        keys: &state.settings.keymap,
+                        ticks: state.ticks,
+                        access: Access::of(live.user().role),
+                        utc_today: state.utc_today,
+                    };
+                    tab.view(f, inner, &look);
+                }
+            }
+            Screen::Admin => {
+                if let (Some(tab), Some(live)) = (&state.admin, &state.live) {
                     let look = Look {
                         theme,
                         keys: &state.settings.keymap,
@@ -137,7 +151,9 @@ fn too_small(state: &State, f: &mut Frame, area: Rect) {
 
 fn header(state: &State, f: &mut Frame, area: Rect) {
     let theme = &state.settings.theme;
-    let line = if state.live.is_some() && state.lock.is_none() {
+    // The password screen stands before every tab: no tab bar until it is done.
+    let choosing_password = matches!(&state.screen, Screen::Password(p) if p.forced);
+    let line = if state.live.is_some() && state.lock.is_none() && !choosing_password {
         // Only the screens this role may use appear; the active one is bracketed as well as highlighted.
         let keys = &state.settings.keymap;
         let tab = |command: Command, name: &str, active: bool| {
@@ -170,6 +186,14 @@ fn header(state: &State, f: &mut Frame, area: Rect) {
                 Command::TabAudit,
                 "Audit",
                 matches!(state.screen, Screen::Audit),
+            ));
+            spans.push(Span::raw(" "));
+        }
+        if has_admin(state) {
+            spans.push(tab(
+                Command::TabAdmin,
+                "Admin",
+                matches!(state.screen, Screen::Admin),
             ));
             spans.push(Span::raw(" "));
         }
@@ -262,6 +286,7 @@ fn help(state: &State, f: &mut Frame, area: Rect) {
     commands.retain(|c| *c != Command::TabRecords || state.records.is_some());
     commands.retain(|c| *c != Command::TabGrants || has_grants(state));
     commands.retain(|c| *c != Command::TabAudit || has_audit(state));
+    commands.retain(|c| *c != Command::TabAdmin || has_admin(state));
     if state.lock.is_some() {
         commands = vec![Command::Submit];
     }
@@ -269,29 +294,62 @@ fn help(state: &State, f: &mut Frame, area: Rect) {
     if state.live.is_some() {
         commands.push(Command::Lock);
     }
-    let mut lines = vec![
-        Line::styled(format!("Keys — {}", state.title()), theme.title),
-        Line::default(),
-    ];
-    for c in commands {
-        lines.push(Line::from(vec![
-            Span::styled(format!("{:>14}  ", keys.keys(c)), theme.key),
-            Span::raw(c.help()),
-        ]));
-    }
-    lines.push(Line::from(vec![
-        Span::styled(format!("{:>14}  ", "Ctrl-C"), theme.key),
-        Span::raw("leave hsc (ends the session)"),
-    ]));
+    let mut entries: Vec<(String, &str)> = commands
+        .into_iter()
+        .map(|c| (keys.keys(c), c.help()))
+        .collect();
+    entries.push(("Ctrl-C".into(), "leave hsc (ends the session)"));
+    let mut tail = Vec::new();
     if state.typing() {
-        lines.push(Line::default());
-        lines.push(Line::styled(
+        tail.push(Line::default());
+        tail.push(Line::styled(
             "In a text field, letters are text: use F1 for help.",
             theme.muted,
         ));
     }
+    // Title, blank line, entries, tail, borders. A list too long for the terminal goes in two
+    // columns, so the last keys (back, quit, Ctrl-C) are never cut off.
+    let one_column = entries.len() + tail.len() + 4 <= usize::from(area.height);
+    let mut lines = vec![
+        Line::styled(format!("Keys — {}", state.title()), theme.title),
+        Line::default(),
+    ];
+    let width = if one_column {
+        for (key, what) in &entries {
+            lines.push(Line::from(vec![
+                Span::styled(format!("{key:>14}  "), theme.key),
+                Span::raw(*what),
+            ]));
+        }
+        64
+    } else {
+        let width = area.width.min(120);
+        // Each column: the keys right-aligned, two spaces, the help clipped to what is left.
+        let key_width = entries
+            .iter()
+            .map(|(k, _)| k.chars().count())
+            .max()
+            .unwrap_or(0);
+        let column = usize::from(width.saturating_sub(2)) / 2;
+        let text = column.saturating_sub(key_width + 3);
+        let half = entries.len().div_ceil(2);
+        for row in 0..half {
+            let mut spans = Vec::new();
+            for (key, what) in [entries.get(row), entries.get(row + half)]
+                .into_iter()
+                .flatten()
+            {
+                let what = clip(what, text);
+                spans.push(Span::styled(format!("{key:>key_width$}  "), theme.key));
+                spans.push(Span::raw(format!("{what:<text$} ")));
+            }
+            lines.push(Line::from(spans));
+        }
+        width
+    };
+    lines.extend(tail);
     let height = (lines.len() as u16 + 2).min(area.height);
-    let r = centered(area, 64, height);
+    let r = centered(area, width, height);
     f.render_widget(Clear, r);
     f.render_widget(
         Paragraph::new(lines)
@@ -319,4 +377,12 @@ fn has_audit(state: &State) -> bool {
         .live
         .as_ref()
         .is_some_and(|l| crate::services::audit::query::may_view(l.user().role))
+}
+
+/// Whether the signed-in role has an Admin tab.
+fn has_admin(state: &State) -> bool {
+    state
+        .live
+        .as_ref()
+        .is_some_and(|l| crate::tui::screens::admin::may_open(l.user().role))
 }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::common;
 use crate::services::mfa::Device;
 use crate::services::sessions::Session;
-use crate::tui::keymap::Command;
+use crate::tui::keymap::{Command, Keymap};
 use crate::tui::msg::Ticket;
 use crate::tui::sanitize::inert;
 use crate::tui::state::Note;
@@ -63,6 +63,8 @@ pub enum Intent {
         password: Secret,
         code: Secret,
     },
+    /// Choose a new password (the password screen opens).
+    ChangePassword,
     Quit,
 }
 
@@ -220,6 +222,7 @@ impl Account {
                 };
             }
             Some(Command::Quit) => return Intent::Quit,
+            Some(Command::ChangePassword) => return Intent::ChangePassword,
             Some(Command::Rename) => match self.selected_device().map(|d| d.name.clone()) {
                 Some(name) => {
                     self.note = None;
@@ -266,7 +269,7 @@ impl Account {
         f: &mut Frame,
         area: Rect,
         session: &Session,
-        add_key: &str,
+        keys: &Keymap,
         theme: &Theme,
         ticks: u64,
     ) {
@@ -287,6 +290,13 @@ impl Account {
                     "Session ends by {} UTC at the latest",
                     session.expires_at.format("%Y-%m-%d %H:%M")
                 )),
+                Line::styled(
+                    format!(
+                        "{} changes your password",
+                        keys.key(Command::ChangePassword)
+                    ),
+                    theme.muted,
+                ),
             ]),
             who,
         );
@@ -302,7 +312,8 @@ impl Account {
         } else if self.devices.is_empty() {
             f.render_widget(
                 Paragraph::new(format!(
-                    "No authenticator device. Press {add_key} to set one up."
+                    "No authenticator device. Press {} to set one up.",
+                    keys.key(Command::AddDevice)
                 )),
                 inner,
             );

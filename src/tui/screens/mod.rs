@@ -1,6 +1,7 @@
 //! One module per screen: its state, how it handles keys and results, and how it draws.
 
 pub mod account;
+pub mod admin;
 pub mod audit;
 pub mod backup;
 pub mod code;
@@ -10,6 +11,7 @@ pub mod grants;
 pub mod lock;
 pub mod login;
 pub mod paged;
+pub mod password;
 pub mod records;
 
 use super::keymap::Command;
@@ -28,16 +30,20 @@ pub enum Screen {
     Grants,
     /// The Audit tab; its state is `State::audit`.
     Audit,
+    /// The Admin tab; its state is `State::admin`.
+    Admin,
+    /// Choosing a new password: before any tab after a temporary one, or from the account.
+    Password(password::PasswordChange),
 }
 
 impl Screen {
     /// True when a text field has the focus, so plain characters are text, not commands.
     pub fn typing(&self) -> bool {
         match self {
-            Screen::Login(_) | Screen::Code(_) | Screen::Enroll(_) => true,
+            Screen::Login(_) | Screen::Code(_) | Screen::Enroll(_) | Screen::Password(_) => true,
             Screen::BackupCodes(_) => false,
             Screen::Account(a) => a.typing(),
-            Screen::Records | Screen::Grants | Screen::Audit => false,
+            Screen::Records | Screen::Grants | Screen::Audit | Screen::Admin => false,
         }
     }
 
@@ -52,6 +58,8 @@ impl Screen {
             Screen::Records => "Records",
             Screen::Grants => "Grants",
             Screen::Audit => "Audit",
+            Screen::Admin => "Admin",
+            Screen::Password(_) => "Choose a new password",
         }
     }
 
@@ -69,14 +77,17 @@ impl Screen {
                 Command::AddDevice,
                 Command::Rename,
                 Command::Remove,
+                Command::ChangePassword,
                 Command::Refresh,
                 Command::TabRecords,
                 Command::TabGrants,
                 Command::TabAudit,
+                Command::TabAdmin,
                 Command::Back,
                 Command::Quit,
             ],
-            Screen::Records | Screen::Grants | Screen::Audit => &[],
+            Screen::Password(s) => s.commands(),
+            Screen::Records | Screen::Grants | Screen::Audit | Screen::Admin => &[],
         }
     }
 }

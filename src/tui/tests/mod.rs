@@ -24,6 +24,8 @@ use crate::services::mfa::{BackupCodes, Enrollment};
 use crate::services::sessions::Session;
 use crate::services::users::{Role, UserSummary};
 
+mod admin;
+mod admin_password;
 mod audit;
 mod behaviour;
 mod grants;
@@ -119,6 +121,8 @@ impl Console {
                 | Effect::Records { ticket, .. }
                 | Effect::Grants { ticket, .. }
                 | Effect::Audit { ticket, .. }
+                | Effect::Admin { ticket, .. }
+                | Effect::ChangePassword { ticket, .. }
                 | Effect::EndSession { ticket, .. },
             ] => *ticket,
             other => panic!("expected one effect, got {other:?}"),

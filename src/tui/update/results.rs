@@ -1,7 +1,7 @@
 //! How the results of database work change the console: each is matched to the ticket it was
 //! started with; anything no longer awaited is dropped.
 
-use super::tabs::{audit_done, grants_done, land, records_done};
+use super::tabs::{admin_done, audit_done, grants_done, land, records_done};
 use super::{end_live, lock, show_account};
 use crate::db::DbError;
 use crate::services::ServiceError;
@@ -83,6 +83,7 @@ pub(super) fn on_done(state: &mut State, ticket: Ticket, outcome: Outcome) -> Ve
         Outcome::Records(result) => return records_done(state, ticket, *result),
         Outcome::Grants(result) => return grants_done(state, ticket, *result),
         Outcome::Audit(result) => return audit_done(state, ticket, *result),
+        Outcome::Admin(result) => return admin_done(state, ticket, *result),
         other => other,
     };
     match (&mut state.screen, outcome) {
@@ -230,6 +231,32 @@ pub(super) fn on_done(state: &mut State, ticket: Ticket, outcome: Outcome) -> Ve
                 }
             }
         }
+        (Screen::Password(s), Outcome::PasswordChanged(result)) if s.waiting == Some(ticket) => {
+            s.waiting = None;
+            match result {
+                Ok(()) => {
+                    let forced = s.forced;
+                    answered(state);
+                    if let Some(live) = &mut state.live {
+                        live.session.password_change_required = false;
+                    }
+                    let effects = if forced {
+                        land(state)
+                    } else {
+                        show_account(state)
+                    };
+                    state.show_note(Note::Info("Password changed.".into()));
+                    effects
+                }
+                Err(e) => {
+                    let note = trouble(state, &e);
+                    if let Screen::Password(s) = &mut state.screen {
+                        s.refused(note);
+                    }
+                    Vec::new()
+                }
+            }
+        }
         // A result nobody waits for any more (the person moved on): dropped, but a session it
         // started is ended rather than left open for twelve hours.
         (_, outcome) => abandoned(state, outcome),
@@ -247,6 +274,8 @@ fn ended_elsewhere(outcome: &Outcome) -> bool {
         Outcome::Records(r) => ended(r.error()),
         Outcome::Grants(r) => ended(r.error()),
         Outcome::Audit(r) => ended(r.error()),
+        Outcome::Admin(r) => ended(r.error()),
+        Outcome::PasswordChanged(r) => ended(r.as_ref().err()),
         _ => false,
     }
 }

@@ -6,10 +6,12 @@ use super::{quit, show_account};
 use crate::services::audit::query as audit_query;
 use crate::services::grants::GrantView;
 use crate::services::records::Access;
-use crate::tui::msg::{AuditResult, Effect, GrantResult, RecordResult, Ticket};
+use crate::tui::msg::{AdminResult, AuditResult, Effect, GrantResult, RecordResult, Ticket};
 use crate::tui::screens::Screen;
+use crate::tui::screens::admin::{self, AdminTab};
 use crate::tui::screens::audit::AuditTab;
 use crate::tui::screens::grants::GrantsTab;
+use crate::tui::screens::password::PasswordChange;
 use crate::tui::screens::records::{Cx, RecordsTab};
 use crate::tui::state::State;
 use crate::tui::view::body_area;
@@ -64,6 +66,22 @@ fn audit_slot(state: &mut State) -> &mut Option<AuditTab> {
     &mut state.audit
 }
 
+fn admin_slot(state: &mut State) -> &mut Option<AdminTab> {
+    &mut state.admin
+}
+
+/// Runs `f` on the Admin tab, if it is open.
+pub(super) fn with_admin(state: &mut State, f: impl FnOnce(&mut AdminTab, &mut Cx)) -> Vec<Effect> {
+    if state.admin.is_none() {
+        return Vec::new();
+    }
+    in_tab(state, admin_slot, |tab, cx| {
+        if let Some(tab) = tab {
+            f(tab, cx);
+        }
+    })
+}
+
 /// Runs `f` on the Audit tab, if it is open.
 pub(super) fn with_audit(state: &mut State, f: impl FnOnce(&mut AuditTab, &mut Cx)) -> Vec<Effect> {
     if state.audit.is_none() {
@@ -106,8 +124,13 @@ pub(super) fn with_grants(
     })
 }
 
-/// Where a session starts: Records for roles that may browse them, else the account.
+/// Where a session starts: the new-password screen while the password is one someone else set,
+/// then Records for roles that may browse them, else the account.
 pub(super) fn land(state: &mut State) -> Vec<Effect> {
+    if state.password_due() {
+        state.screen = Screen::Password(PasswordChange::new(true));
+        return Vec::new();
+    }
     let Some(role) = state.live.as_ref().map(|l| l.user().role) else {
         return show_account(state);
     };
@@ -168,6 +191,26 @@ pub(super) fn show_audit(state: &mut State) -> Vec<Effect> {
             *tab = Some(AuditTab::open(role, exports, cx));
         }
     })
+}
+
+/// Shows the Admin tab (admins only), opening it (first page on its way) if this session has none yet.
+pub(super) fn show_admin(state: &mut State) -> Vec<Effect> {
+    let Some(role) = state.live.as_ref().map(|l| l.user().role) else {
+        return Vec::new();
+    };
+    if !admin::may_open(role) {
+        return Vec::new();
+    }
+    state.screen = Screen::Admin;
+    in_tab(state, admin_slot, |tab, cx| {
+        if tab.is_none() {
+            *tab = Some(AdminTab::open(cx));
+        }
+    })
+}
+
+pub(super) fn admin_done(state: &mut State, ticket: Ticket, result: AdminResult) -> Vec<Effect> {
+    with_admin(state, |tab, cx| tab.done(ticket, result, cx))
 }
 
 pub(super) fn audit_done(state: &mut State, ticket: Ticket, result: AuditResult) -> Vec<Effect> {

@@ -137,6 +137,7 @@ impl AuditTab {
             Command::Refresh,
             Command::TabRecords,
             Command::TabGrants,
+            Command::TabAdmin,
             Command::TabAccount,
             Command::Back,
             Command::Quit,

@@ -105,6 +105,8 @@ impl Browser {
                 Command::Refresh,
                 Command::TabGrants,
                 Command::TabAudit,
+                Command::TabAdmin,
+                Command::TabAdmin,
                 Command::TabAccount,
                 Command::Back,
                 Command::Quit,

@@ -29,7 +29,7 @@ use crate::services::ServiceError;
 use crate::services::records::{Access, EmergencyGrant, Saved};
 use crate::services::sessions::Session;
 use crate::tui::keymap::{Command, Keymap};
-use crate::tui::msg::{AuditWork, Effect, GrantWork, RecordResult, RecordWork, Ticket};
+use crate::tui::msg::{AdminWork, AuditWork, Effect, GrantWork, RecordResult, RecordWork, Ticket};
 use crate::tui::state::{Note, Tickets};
 use crate::tui::theme::Theme;
 use crate::tui::widgets::text::clip;
@@ -95,6 +95,17 @@ impl<'a> Cx<'a> {
     pub fn audit_work(&mut self, work: AuditWork) -> Ticket {
         let ticket = self.tickets.issue();
         self.effects.push(Effect::Audit {
+            ticket,
+            session: self.session.clone(),
+            work,
+        });
+        ticket
+    }
+
+    /// Asks the runner for administrative `work` (the Admin tab); the answer carries the ticket.
+    pub fn admin_work(&mut self, work: AdminWork) -> Ticket {
+        let ticket = self.tickets.issue();
+        self.effects.push(Effect::Admin {
             ticket,
             session: self.session.clone(),
             work,
