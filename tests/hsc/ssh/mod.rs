@@ -1,6 +1,7 @@
 //! `hsc serve --ssh`: the real server binary against a seeded database, reached by OpenSSH's `ssh`
 //! in a pseudo-terminal and by a russh client (for what OpenSSH only does with an agent or X).
 
+mod admin;
 mod lifecycle;
 mod openssh;
 mod refusals;
