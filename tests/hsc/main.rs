@@ -15,6 +15,7 @@ mod cluster;
 mod confinement;
 mod console;
 mod door;
+mod forced_command;
 mod grants;
 mod grants_console;
 mod keys;
