@@ -1,11 +1,14 @@
 //! Passwords: argon2id with OWASP's parameters (m = 19 456 KiB, t = 2, p = 1), and the rules a new
 //! password must meet.
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use subtle::ConstantTimeEq;
+use tokio::sync::Semaphore;
+use zeroize::{Zeroize, Zeroizing};
 
 const MEMORY_KIB: u32 = 19_456;
 const ITERATIONS: u32 = 2;
@@ -39,20 +42,74 @@ pub fn hash(password: &str) -> Result<String, HashError> {
 /// True when `password` matches `phc`, whatever argon2 parameters `phc` was made with (hashes
 /// imported from the old Node system included).
 pub fn verify(password: &str, phc: &str) -> bool {
-    hasher().verify_password(password.as_bytes(), phc).is_ok()
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    match ours(&parsed) {
+        Some((salt, expected)) => with_memory(|blocks| {
+            let mut out = Zeroizing::new(vec![0u8; expected.len()]);
+            hasher()
+                .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, blocks)
+                .is_ok()
+                && bool::from(out.as_slice().ct_eq(expected))
+        }),
+        // Other parameters (imported hashes, re-hashed at the next sign-in): argon2's own way.
+        None => hasher()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
+    }
 }
 
-/// `verify` on a blocking thread, so an async worker never stalls on argon2's memory-hard work.
+/// The salt and hash of a PHC string made with today's parameters and nothing else.
+fn ours(parsed: &PasswordHash) -> Option<(&[u8], &[u8])> {
+    let params = Params::try_from(parsed).ok()?;
+    let same = parsed.algorithm.as_str() == "argon2id"
+        && parsed.version == Some(0x13)
+        && (params.m_cost(), params.t_cost(), params.p_cost()) == (MEMORY_KIB, ITERATIONS, LANES)
+        && params.keyid().is_empty()
+        && params.data().is_empty();
+    match (same, &parsed.salt, &parsed.hash) {
+        (true, Some(salt), Some(hash)) => Some((&salt[..], hash.as_bytes())),
+        _ => None,
+    }
+}
+
+/// Password checks at once. Each holds 19 MiB of argon2 memory: a burst of sign-ins (a hundred
+/// SSH consoles at nine o'clock) would otherwise hold a hundred of them at the same moment, and
+/// the allocator keeps such memory long after. More checks than cores gain nothing; the rest wait.
+const AT_ONCE: usize = 2;
+static TURNS: Semaphore = Semaphore::const_new(AT_ONCE);
+
+/// The argon2 memory of the checks, kept and reused rather than allocated per check.
+static MEMORY: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
+
+fn with_memory<T>(check: impl FnOnce(&mut [Block]) -> T) -> T {
+    let kept = MEMORY.lock().unwrap_or_else(|e| e.into_inner()).pop();
+    let mut blocks = kept.unwrap_or_else(|| vec![Block::new(); hasher().params().block_count()]);
+    let result = check(&mut blocks);
+    // What argon2 left there is derived from the password.
+    blocks.iter_mut().for_each(Zeroize::zeroize);
+    let mut pool = MEMORY.lock().unwrap_or_else(|e| e.into_inner());
+    if pool.len() < AT_ONCE {
+        pool.push(blocks);
+    }
+    result
+}
+
+/// `verify` on a blocking thread, so an async worker never stalls on argon2's memory-hard work,
+/// and at most `AT_ONCE` at a time.
 pub async fn verify_off_thread(password: &str, phc: String) -> bool {
-    let password = zeroize::Zeroizing::new(password.to_string());
+    let password = Zeroizing::new(password.to_string());
+    let _turn = TURNS.acquire().await.ok();
     tokio::task::spawn_blocking(move || verify(&password, &phc))
         .await
         .unwrap_or(false)
 }
 
-/// `verify_dummy` on a blocking thread.
+/// `verify_dummy` on a blocking thread, in turn like `verify_off_thread`.
 pub async fn verify_dummy_off_thread(password: &str) {
-    let password = zeroize::Zeroizing::new(password.to_string());
+    let password = Zeroizing::new(password.to_string());
+    let _turn = TURNS.acquire().await.ok();
     let _ = tokio::task::spawn_blocking(move || verify_dummy(&password)).await;
 }
 
@@ -153,6 +210,35 @@ mod tests {
         .to_string();
         assert!(verify("legacy password", &argon2i));
         assert!(needs_rehash(&argon2i));
+    }
+
+    #[test]
+    fn checks_reuse_at_most_two_memories_and_agree_with_argon2() {
+        let phc = hash("Test123!@#").unwrap();
+        let threads: Vec<_> = (0..6)
+            .map(|n| {
+                let phc = phc.clone();
+                std::thread::spawn(move || {
+                    let right = verify("Test123!@#", &phc);
+                    let wrong = verify(&format!("Test123!@#{n}"), &phc);
+                    let by_argon2 = hasher()
+                        .verify_password(b"Test123!@#", phc.as_str())
+                        .is_ok();
+                    (right, wrong, by_argon2)
+                })
+            })
+            .collect();
+        for t in threads {
+            assert_eq!(t.join().unwrap(), (true, false, true));
+        }
+        let kept = MEMORY.lock().unwrap();
+        assert!(kept.len() <= AT_ONCE, "{} memories kept", kept.len());
+        assert!(
+            kept.iter()
+                .flatten()
+                .all(|b| b.as_ref().iter().all(|w| *w == 0)),
+            "what the password left in memory is wiped"
+        );
     }
 
     #[test]
