@@ -71,6 +71,8 @@ struct Channel {
     frames: Frames,
     handle: Handle,
     id: ChannelId,
+    /// When a held ESC counts as the Esc key; kept while the loop drops and restarts `next`.
+    escape_until: Option<tokio::time::Instant>,
 }
 
 impl Channel {
@@ -95,7 +97,16 @@ impl Io for Channel {
             if let Some(event) = self.events.pop_front() {
                 return Happening::Event(event);
             }
-            let escape = self.parser.holds_escape();
+            let escape = if self.parser.holds_escape() {
+                Some(
+                    *self
+                        .escape_until
+                        .get_or_insert_with(|| tokio::time::Instant::now() + ESCAPE_WAIT),
+                )
+            } else {
+                self.escape_until = None;
+                None
+            };
             tokio::select! {
                 input = self.input.recv() => match input {
                     // The handler was dropped: the connection is gone.
@@ -104,7 +115,7 @@ impl Io for Channel {
                     Some(Input::Resize(w, h)) => return Happening::Event(Event::Resize(w, h)),
                 },
                 _ = self.stop.wait_for(|stop| *stop) => return Happening::Leave(Leave::Terminated),
-                _ = tokio::time::sleep(ESCAPE_WAIT), if escape => {
+                _ = sleep_until(escape), if escape.is_some() => {
                     self.parser.flush_escape(&mut self.events);
                 }
             }
@@ -176,6 +187,7 @@ pub async fn run(session: Session) -> u32 {
         frames: frames.clone(),
         handle,
         id: channel,
+        escape_until: None,
     };
     let client = Client::new(Some(&format!("{} {}", peer.ip(), peer.port())), &term);
     let ended = app::console(&mut terminal, &mut io, svc, client, settings, (cols, rows)).await;
@@ -192,4 +204,12 @@ pub async fn run(session: Session) -> u32 {
     }
     let _ = io.send().await;
     u32::from(ended.is_err())
+}
+
+/// Sleeps until `deadline`; never, without one (its branch is disabled then anyway).
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
 }

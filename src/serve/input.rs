@@ -16,8 +16,15 @@ pub struct InputParser {
 }
 
 impl InputParser {
-    /// Reads `data`, appending every complete event to `out`.
+    /// Reads `data`, one message from the client, appending every complete event to `out`.
     pub fn feed(&mut self, data: &[u8], out: &mut VecDeque<Event>) {
+        // A message that is one ESC and nothing else is the Esc key: a terminal writes a whole
+        // sequence at once, and the client sends what it read, so no wait is needed.
+        if data == [0x1b] && self.buf.is_empty() {
+            self.buf.push(0x1b);
+            self.parse(out);
+            return;
+        }
         for &byte in data {
             self.buf.push(byte);
             // A lone ESC is either the Esc key or the start of a sequence whose rest is still on
@@ -102,8 +109,15 @@ mod tests {
     #[test]
     fn a_sequence_split_across_packets_is_one_key() {
         assert_eq!(
-            keys(&[b"\x1b", b"[6", b"~"]),
+            keys(&[b"\x1b[", b"6", b"~"]),
             vec![(KeyCode::PageDown, KeyModifiers::NONE)]
+        );
+        assert_eq!(
+            keys(&[b"a\x1b", b"[6~"]),
+            vec![
+                (KeyCode::Char('a'), KeyModifiers::NONE),
+                (KeyCode::PageDown, KeyModifiers::NONE)
+            ]
         );
         assert_eq!(
             keys(&[&[0xc3], &[0xa9]]),
@@ -112,10 +126,20 @@ mod tests {
     }
 
     #[test]
-    fn a_lone_escape_is_esc_once_nothing_follows() {
+    fn an_escape_alone_in_its_message_is_esc_at_once() {
         let mut parser = InputParser::default();
         let mut out = VecDeque::new();
         parser.feed(b"\x1b", &mut out);
+        assert!(matches!(out.pop_front(), Some(Event::Key(k)) if k.code == KeyCode::Esc));
+        assert!(!parser.holds_escape());
+    }
+
+    #[test]
+    fn an_escape_ending_a_message_is_esc_once_nothing_follows() {
+        let mut parser = InputParser::default();
+        let mut out = VecDeque::new();
+        parser.feed(b"q\x1b", &mut out);
+        out.clear();
         assert!(out.is_empty() && parser.holds_escape());
         parser.flush_escape(&mut out);
         assert!(matches!(out.pop_front(), Some(Event::Key(k)) if k.code == KeyCode::Esc));
