@@ -106,6 +106,19 @@ pub(crate) async fn custom_plans(conn: &mut sqlx::PgConnection) -> Result<(), Se
     Ok(())
 }
 
+/// Cuts a keyset page read with one row more than `limit` (`LIMIT limit + 1`): the extra row says
+/// there is a next page, which starts after the last row kept.
+pub(crate) fn keyset_page<T, C>(
+    mut rows: Vec<T>,
+    limit: usize,
+    cursor: impl Fn(&T) -> C,
+) -> (Vec<T>, Option<C>) {
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next = if more { rows.last().map(cursor) } else { None };
+    (rows, next)
+}
+
 /// Writes UNAUTHORIZED_ACCESS_ATTEMPT for `session` (about `resource`, if any) and commits it, then
 /// returns the refusal: every request a role may not make is on the audit trail.
 pub(crate) async fn refuse(

@@ -12,7 +12,7 @@ use crate::db::{ActingTx, DbError};
 use crate::services::audit::{self, Action, Client, Event, Outcome};
 use crate::services::sessions::{self, Revoke, Session};
 use crate::services::users::{self, Role};
-use crate::services::{ServiceError, Services, custom_plans};
+use crate::services::{ServiceError, Services, custom_plans, keyset_page};
 
 const LAST_ADMIN: &str =
     "This is the last active admin; make another user an admin before removing this one.";
@@ -76,9 +76,9 @@ pub async fn users(
     .fetch_all(tx.conn())
     .await
     .map_err(DbError::from)?;
-    let more = rows.len() > PAGE_SIZE;
-    let mut users = Vec::with_capacity(rows.len().min(PAGE_SIZE));
-    for r in rows.into_iter().take(PAGE_SIZE) {
+    let (rows, next) = keyset_page(rows, PAGE_SIZE, |r| (r.created_at, r.id));
+    let mut users = Vec::with_capacity(rows.len());
+    for r in rows {
         users.push(AdminUser {
             id: r.id,
             email: r.email,
@@ -94,11 +94,6 @@ pub async fn users(
             active_sessions: r.active_sessions,
         });
     }
-    let next = if more {
-        users.last().map(|u| (u.created_at, u.id))
-    } else {
-        None
-    };
     let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
     // Typed words may be names: the row says only that there were some.
     let event = Event::new(Action::UserList, Outcome::Success, Some(session.user.id))

@@ -8,7 +8,7 @@ use super::{Cursor, LiveSession, PAGE_SIZE, SessionFilter, begin_admin, invalid}
 use crate::db::DbError;
 use crate::services::audit::{self, Action, Client, Event, Outcome};
 use crate::services::sessions::{self, Revoke, Session};
-use crate::services::{ServiceError, Services, custom_plans};
+use crate::services::{ServiceError, Services, custom_plans, keyset_page};
 
 /// Why a session an admin ended was ended, as its console and the audit trail say it.
 const ENDED_BY_ADMIN: &str = "ended by an admin";
@@ -60,9 +60,9 @@ pub async fn sessions(
     .fetch_all(tx.conn())
     .await
     .map_err(DbError::from)?;
-    let more = rows.len() > PAGE_SIZE;
-    let mut list = Vec::with_capacity(rows.len().min(PAGE_SIZE));
-    for r in rows.into_iter().take(PAGE_SIZE) {
+    let (rows, next) = keyset_page(rows, PAGE_SIZE, |r| (r.started_at, r.id));
+    let mut list = Vec::with_capacity(rows.len());
+    for r in rows {
         list.push(LiveSession {
             id: r.id,
             user_id: r.user_id,
@@ -76,11 +76,6 @@ pub async fn sessions(
             expires_at: r.expires_at,
         });
     }
-    let next = if more {
-        list.last().map(|s| (s.started_at, s.id))
-    } else {
-        None
-    };
     let ids: Vec<Uuid> = list.iter().map(|s| s.id).collect();
     let event = Event::new(Action::SessionList, Outcome::Success, Some(session.user.id))
         .session(session.id)

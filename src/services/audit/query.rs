@@ -13,7 +13,7 @@ use super::{Action, Client, Event, Outcome};
 use crate::db::{ActingTx, DbError};
 use crate::services::sessions::{self, Session};
 use crate::services::users::Role;
-use crate::services::{ServiceError, Services, audit, custom_plans, refuse};
+use crate::services::{ServiceError, Services, audit, custom_plans, keyset_page, refuse};
 
 /// Events in one page of the viewer.
 pub const PAGE_SIZE: usize = 50;
@@ -288,7 +288,7 @@ pub async fn list(
     let resolved = resolve(tx.conn(), filter).await?;
     let limit = limit.clamp(1, 500);
     custom_plans(tx.conn()).await?;
-    let mut rows: Vec<EventRow> = resolved
+    let rows: Vec<EventRow> = resolved
         .bind(sqlx::query_as(PAGE_SQL))
         .bind(after.map(|c| c.occurred_at))
         .bind(after.map(|c| c.seq))
@@ -296,15 +296,12 @@ pub async fn list(
         .fetch_all(tx.conn())
         .await
         .map_err(DbError::from)?;
-    let more = rows.len() > limit;
-    rows.truncate(limit);
+    let (rows, next) = keyset_page(rows, limit, |r| Cursor {
+        occurred_at: r.occurred_at,
+        seq: r.seq,
+    });
     let head = head(tx.conn()).await?;
     let events = dress(&mut tx, session, rows).await?;
-    let next = if more {
-        events.last().map(AuditEvent::cursor)
-    } else {
-        None
-    };
     let event = Event::new(Action::AuditView, Outcome::Success, Some(session.user.id))
         .session(session.id)
         .details(json!({

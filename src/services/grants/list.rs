@@ -10,7 +10,7 @@ use super::{GRANT_COLUMNS, Grant, GrantRow, GrantView};
 use crate::db::{ActingTx, DbError};
 use crate::services::audit::{self, Action, Client, Event, Outcome};
 use crate::services::sessions::{self, Session};
-use crate::services::{ServiceError, Services, custom_plans, refuse};
+use crate::services::{ServiceError, Services, custom_plans, keyset_page, refuse};
 
 /// Rows in one page of the list.
 pub const PAGE_SIZE: usize = 50;
@@ -216,7 +216,7 @@ pub async fn list(
     let patients = people_named(&mut tx, &filter.patient_words, true).await?;
     let grantees = people_named(&mut tx, &filter.grantee_words, false).await?;
     let sql = page_sql();
-    let mut rows: Vec<GrantRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let rows: Vec<GrantRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(patient)
         .bind(grantee)
         .bind(filter.status.as_str())
@@ -230,16 +230,10 @@ pub async fn list(
         .fetch_all(tx.conn())
         .await
         .map_err(DbError::from)?;
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let next = if more {
-        rows.last().map(|r| Cursor {
-            expires_at: r.expires_at,
-            id: r.id,
-        })
-    } else {
-        None
-    };
+    let (rows, next) = keyset_page(rows, limit, |r| Cursor {
+        expires_at: r.expires_at,
+        id: r.id,
+    });
     mark_expired(&mut tx, client, session, &rows).await?;
     let grants: Vec<Grant> = rows.into_iter().map(GrantRow::into_grant).collect();
     let ids: Vec<Uuid> = grants.iter().map(|g| g.id).collect();
