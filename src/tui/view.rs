@@ -43,6 +43,14 @@ pub fn draw(state: &State, f: &mut Frame) {
     let [top, _, status] = areas(area);
     header(state, f, top);
     let inner = body_area((area.width, area.height));
+    // What every tab draws with; only the access differs (the Records tab keeps its own).
+    let look = |access| Look {
+        theme,
+        keys: &state.settings.keymap,
+        ticks: state.ticks,
+        access,
+        utc_today: state.utc_today,
+    };
     match (&state.lock, &state.live) {
         (Some(lock), Some(live)) => {
             lock.view(f, inner, &live.user().display_name(), theme, state.ticks)
@@ -61,50 +69,22 @@ pub fn draw(state: &State, f: &mut Frame) {
             Screen::Password(s) => s.view(f, inner, theme, state.ticks),
             Screen::Records => {
                 if let Some(tab) = &state.records {
-                    let look = Look {
-                        theme,
-                        keys: &state.settings.keymap,
-                        ticks: state.ticks,
-                        access: tab.access,
-                        utc_today: state.utc_today,
-                    };
-                    tab.view(f, inner, &look);
+                    tab.view(f, inner, &look(tab.access));
                 }
             }
             Screen::Grants => {
                 if let (Some(tab), Some(live)) = (&state.grants, &state.live) {
-                    let look = Look {
-                        theme,
-                        keys: &state.settings.keymap,
-                        ticks: state.ticks,
-                        access: Access::of(live.user().role),
-                        utc_today: state.utc_today,
-                    };
-                    tab.view(f, inner, &look);
+                    tab.view(f, inner, &look(Access::of(live.user().role)));
                 }
             }
             Screen::Audit => {
                 if let (Some(tab), Some(live)) = (&state.audit, &state.live) {
-                    let look = Look {
-                        theme,
-                        keys: &state.settings.keymap,
-                        ticks: state.ticks,
-                        access: Access::of(live.user().role),
-                        utc_today: state.utc_today,
-                    };
-                    tab.view(f, inner, &look);
+                    tab.view(f, inner, &look(Access::of(live.user().role)));
                 }
             }
             Screen::Admin => {
                 if let (Some(tab), Some(live)) = (&state.admin, &state.live) {
-                    let look = Look {
-                        theme,
-                        keys: &state.settings.keymap,
-                        ticks: state.ticks,
-                        access: Access::of(live.user().role),
-                        utc_today: state.utc_today,
-                    };
-                    tab.view(f, inner, &look);
+                    tab.view(f, inner, &look(Access::of(live.user().role)));
                 }
             }
         },
