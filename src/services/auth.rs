@@ -177,8 +177,9 @@ async fn count_failure(
 }
 
 /// Counts one wrong password or code against `user` — at sign-in, or when a signed-in user is asked
-/// for their password again — and locks the account (ACCOUNT_LOCKED) on the attempt that reaches the
-/// policy's limit. True when this attempt locked it. The caller holds the transaction.
+/// for their password again (`session`) — and locks the account (ACCOUNT_LOCKED) on the attempt that
+/// reaches the policy's limit, ending that session too. True when this attempt locked it. The caller
+/// holds the transaction.
 pub(crate) async fn count_failed_attempt(
     conn: &mut PgConnection,
     policy: &Policy,
@@ -216,6 +217,15 @@ pub(crate) async fn count_failed_attempt(
         event = event.session(session);
     }
     audit::write(conn, client, &event).await?;
+    if let Some(session) = session {
+        sqlx::query(
+            "UPDATE sessions SET is_active = false, revoked_at = now(), revoked_reason = $2 WHERE id = $1",
+        )
+        .bind(session)
+        .bind(format!("account locked: wrong passwords for {during}"))
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(true)
 }
 
@@ -287,10 +297,8 @@ pub async fn login(
         .await
         .map_err(DbError::from)?;
     if passwords::needs_rehash(&account.password_hash) {
-        let password = zeroize::Zeroizing::new(password.to_string());
-        let fresh = tokio::task::spawn_blocking(move || passwords::hash(&password))
+        let fresh = passwords::hash_off_thread(password)
             .await
-            .map_err(|_| ServiceError::Hash(passwords::HashError))?
             .map_err(ServiceError::Hash)?;
         sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
             .bind(account.user.id)
@@ -469,22 +477,13 @@ pub async fn change_password(
             client,
             me,
             Some(session.id),
-            "password change",
+            "a password change",
         )
         .await?;
+        tx.commit().await?;
         if locked {
-            sqlx::query(
-                "UPDATE sessions SET is_active = false, revoked_at = now(), \
-                 revoked_reason = 'account locked: wrong passwords for a password change' WHERE id = $1",
-            )
-            .bind(session.id)
-            .execute(tx.conn())
-            .await
-            .map_err(DbError::from)?;
-            tx.commit().await?;
             return Err(ServiceError::SessionEnded);
         }
-        tx.commit().await?;
         return Err(ServiceError::Invalid(
             "The current password is not right.".into(),
         ));
@@ -497,11 +496,7 @@ pub async fn change_password(
             "The new password must differ from the current one.".into(),
         ));
     }
-    let fresh = zeroize::Zeroizing::new(new.to_string());
-    let fresh = tokio::task::spawn_blocking(move || passwords::hash(&fresh))
-        .await
-        .map_err(|_| ServiceError::Hash(passwords::HashError))?
-        .map_err(ServiceError::Hash)?;
+    let fresh = passwords::hash_off_thread(new).await?;
     sqlx::query(
         "UPDATE users SET password_hash = $2, last_password_change_at = now(), requires_password_change = false \
          WHERE id = $1",

@@ -106,6 +106,15 @@ pub async fn verify_off_thread(password: &str, phc: String) -> bool {
         .unwrap_or(false)
 }
 
+/// `hash` on a blocking thread, in turn like `verify_off_thread` (a hash needs the same memory).
+pub async fn hash_off_thread(password: &str) -> Result<String, HashError> {
+    let password = Zeroizing::new(password.to_string());
+    let _turn = TURNS.acquire().await.ok();
+    tokio::task::spawn_blocking(move || hash(&password))
+        .await
+        .map_err(|_| HashError)?
+}
+
 /// `verify_dummy` on a blocking thread, in turn like `verify_off_thread`.
 pub async fn verify_dummy_off_thread(password: &str) {
     let password = Zeroizing::new(password.to_string());

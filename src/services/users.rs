@@ -197,10 +197,7 @@ pub async fn create(svc: &Services, client: &Client, new: &NewUser) -> Result<Uu
     check_name("last", &new.last_name)?;
     passwords::check_new(&new.password)
         .map_err(|e: WeakPassword| ServiceError::Invalid(e.to_string()))?;
-    let password = new.password.clone();
-    let hash = tokio::task::spawn_blocking(move || passwords::hash(&password))
-        .await
-        .map_err(|_| ServiceError::Invalid("the password could not be hashed".into()))??;
+    let hash = passwords::hash_off_thread(&new.password).await?;
     let mut tx = svc
         .db
         .begin_maintenance(Maintenance::UserAdministration)

@@ -297,11 +297,7 @@ impl TemporaryPassword {
 
     /// The password's argon2id hash, made off the async threads.
     async fn hash(&self) -> Result<String, ServiceError> {
-        let password = self.0.clone();
-        tokio::task::spawn_blocking(move || passwords::hash(&password))
-            .await
-            .map_err(|_| ServiceError::Hash(passwords::HashError))?
-            .map_err(ServiceError::Hash)
+        Ok(passwords::hash_off_thread(&self.0).await?)
     }
 }
 

@@ -133,21 +133,12 @@ async fn wrong_password(
             "emergency access",
         )
         .await?;
+        tx.commit().await?;
         if !locked {
-            tx.commit().await?;
             return Ok(ServiceError::Invalid(
                 "That password is not correct; emergency access was not opened.".into(),
             ));
         }
-        sqlx::query(
-            "UPDATE sessions SET is_active = false, revoked_at = now(), \
-             revoked_reason = 'account locked: wrong passwords for emergency access' WHERE id = $1",
-        )
-        .bind(session.id)
-        .execute(tx.conn())
-        .await
-        .map_err(DbError::from)?;
-        tx.commit().await?;
         Ok(ServiceError::SessionEnded)
     }
     .await;
