@@ -5,7 +5,6 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use crossterm::event::KeyCode;
-use std::time::Duration;
 use uuid::Uuid;
 
 use super::{Console, SIZES, smith};
@@ -199,7 +198,7 @@ pub(super) fn answer(c: &mut Console, result: AdminResult) {
     c.send(Msg::Done(t, Outcome::Admin(Box::new(result))));
 }
 
-fn select(c: &mut Console, row: usize) {
+pub(super) fn select(c: &mut Console, row: usize) {
     c.key(KeyCode::Char('g'));
     for _ in 0..row {
         c.key(KeyCode::Down);
@@ -464,61 +463,6 @@ fn a_refusal_is_one_sentence_and_changes_nothing() {
     c.key(KeyCode::Enter);
     answer(&mut c, AdminResult::Acted(Err(ServiceError::SessionEnded)));
     assert!(matches!(c.state.screen, Screen::Login(_)));
-}
-
-#[test]
-fn a_reset_shows_the_temporary_password_once_and_keeps_it_nowhere() {
-    for size in SIZES {
-        let mut c = on_admin(size, users());
-        select(&mut c, 3);
-        c.key(KeyCode::Char('p'));
-        c.key(KeyCode::Right);
-        c.key(KeyCode::Enter);
-        assert!(matches!(work(&c), Some(AdminWork::ResetPassword { .. })));
-        let password = TemporaryPassword(Zeroizing::new("Kq7#vR2m-Tz9pL".into()));
-        answer(&mut c, AdminResult::Acted(Ok(Acted::Password(password))));
-        c.snapshot("admin_temporary_password");
-        let screen = c.screen();
-        assert!(screen.contains("Kq7#vR2m-Tz9pL"), "{screen}");
-        assert!(
-            screen.contains("they must change it at next login"),
-            "{screen}"
-        );
-        assert!(
-            !format!("{:?} {:?}", c.state, c.effects).contains("Kq7#vR2m"),
-            "Debug never shows it"
-        );
-        // The box holds the tab: no tab switch, no action, until it is acknowledged.
-        c.key(KeyCode::Char('0'));
-        c.key(KeyCode::Char('d'));
-        assert!(matches!(c.state.screen, Screen::Admin));
-        assert!(c.state.holds_secret());
-        c.key(KeyCode::Enter);
-        assert!(!c.state.holds_secret());
-        assert!(c.state.admin.as_ref().unwrap().overlay.is_none());
-        let screen = c.screen();
-        assert!(!screen.contains("Kq7#vR2m"), "{screen}");
-        assert!(
-            screen.contains("Reset the password of Alice Anderson"),
-            "{screen}"
-        );
-    }
-}
-
-#[test]
-fn the_idle_lock_wipes_a_temporary_password_on_show() {
-    let mut c = on_admin((120, 40), users());
-    select(&mut c, 3);
-    c.key(KeyCode::Char('p'));
-    c.key(KeyCode::Right);
-    c.key(KeyCode::Enter);
-    let password = TemporaryPassword(Zeroizing::new("Kq7#vR2m-Tz9pL".into()));
-    answer(&mut c, AdminResult::Acted(Ok(Acted::Password(password))));
-    assert!(c.state.holds_secret());
-    c.wait(Duration::from_secs(15 * 60 + 1));
-    assert!(c.state.lock.is_some(), "idle for the whole limit");
-    assert!(!c.state.holds_secret(), "the lock does not keep it");
-    assert!(!c.screen().contains("Kq7#vR2m"));
 }
 
 #[test]

@@ -2,11 +2,13 @@
 //! password shown once), and the "Choose a new password" screen that stands before every tab when
 //! sign-in brings a session whose password must change — and that the Account screen offers too.
 
+use std::time::Duration;
+
 use crossterm::event::KeyCode;
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use super::admin::{admin, answer, at, on_admin, users, work};
+use super::admin::{admin, answer, at, on_admin, select, users, work};
 use super::{Console, SIZES, session};
 use crate::services::ServiceError;
 use crate::services::admin::TemporaryPassword;
@@ -324,4 +326,59 @@ fn the_second_factor_and_a_first_enrollment_lead_to_the_new_password_too() {
         c.screen()
     );
     assert!(c.effects.is_empty());
+}
+
+#[test]
+fn a_reset_shows_the_temporary_password_once_and_keeps_it_nowhere() {
+    for size in SIZES {
+        let mut c = on_admin(size, users());
+        select(&mut c, 3);
+        c.key(KeyCode::Char('p'));
+        c.key(KeyCode::Right);
+        c.key(KeyCode::Enter);
+        assert!(matches!(work(&c), Some(AdminWork::ResetPassword { .. })));
+        let password = TemporaryPassword(Zeroizing::new("Kq7#vR2m-Tz9pL".into()));
+        answer(&mut c, AdminResult::Acted(Ok(Acted::Password(password))));
+        c.snapshot("admin_temporary_password");
+        let screen = c.screen();
+        assert!(screen.contains("Kq7#vR2m-Tz9pL"), "{screen}");
+        assert!(
+            screen.contains("they must change it at next login"),
+            "{screen}"
+        );
+        assert!(
+            !format!("{:?} {:?}", c.state, c.effects).contains("Kq7#vR2m"),
+            "Debug never shows it"
+        );
+        // The box holds the tab: no tab switch, no action, until it is acknowledged.
+        c.key(KeyCode::Char('0'));
+        c.key(KeyCode::Char('d'));
+        assert!(matches!(c.state.screen, Screen::Admin));
+        assert!(c.state.holds_secret());
+        c.key(KeyCode::Enter);
+        assert!(!c.state.holds_secret());
+        assert!(c.state.admin.as_ref().unwrap().overlay.is_none());
+        let screen = c.screen();
+        assert!(!screen.contains("Kq7#vR2m"), "{screen}");
+        assert!(
+            screen.contains("Reset the password of Alice Anderson"),
+            "{screen}"
+        );
+    }
+}
+
+#[test]
+fn the_idle_lock_wipes_a_temporary_password_on_show() {
+    let mut c = on_admin((120, 40), users());
+    select(&mut c, 3);
+    c.key(KeyCode::Char('p'));
+    c.key(KeyCode::Right);
+    c.key(KeyCode::Enter);
+    let password = TemporaryPassword(Zeroizing::new("Kq7#vR2m-Tz9pL".into()));
+    answer(&mut c, AdminResult::Acted(Ok(Acted::Password(password))));
+    assert!(c.state.holds_secret());
+    c.wait(Duration::from_secs(15 * 60 + 1));
+    assert!(c.state.lock.is_some(), "idle for the whole limit");
+    assert!(!c.state.holds_secret(), "the lock does not keep it");
+    assert!(!c.screen().contains("Kq7#vR2m"));
 }
